@@ -1,0 +1,288 @@
+"""The image canvas: zoom, pan, and mouse tools that edit an engine MaskDocument.
+
+The canvas owns no label state: it maps mouse events to image coordinates and calls
+the document (``paint_line`` / ``flood_fill`` / ``fill_polygon``); the document's
+change events repaint only the touched rectangle of the overlay.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QBrush, QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap, QTransform,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem, QGraphicsPathItem, QGraphicsPixmapItem, QGraphicsScene,
+    QGraphicsSimpleTextItem, QGraphicsView, QWidget,
+)
+
+from app.layers import LabelLayer, hatch_table, low_confidence_mask, rgb_to_qimage
+from engine.document import MaskDocument, Region
+
+
+class Tool(str, Enum):
+    """What a left-button drag does on the canvas."""
+
+    BRUSH = "brush"
+    ERASER = "eraser"
+    FILL = "fill"
+    LASSO = "lasso"
+
+
+class MaskCanvas(QGraphicsView):
+    """Shows an image with its human labels or its prediction and edits the labels."""
+
+    stroke_finished = Signal()        # a stroke changed the document (one undo step)
+    zoom_changed = Signal(float)      # view scale, 1.0 = 100 %
+    cursor_moved = Signal(int, int, int)  # x, y, label under the cursor (-1 outside)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setBackgroundBrush(QColor(32, 33, 36))
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._build_items()
+        self.document: MaskDocument | None = None
+        self.tool = Tool.BRUSH
+        self.brush_radius = 12
+        self.active_label = 1
+        self._last: tuple[float, float] | None = None
+        self._lasso: list[tuple[float, float]] = []
+        self._pan_from: QPointF | None = None
+        self._space_down = False
+        self._showing_predictions = False
+
+    def _build_items(self) -> None:
+        scene = self.scene()
+        self._image_item = QGraphicsPixmapItem()
+        self._image_item.setTransformationMode(Qt.TransformationMode.FastTransformation)
+        self.label_layer = LabelLayer()
+        self.prediction_layer = LabelLayer()
+        self.confidence_layer = LabelLayer()
+        self.confidence_layer.set_table(hatch_table())
+        self._cursor_item = QGraphicsEllipseItem()
+        self._cursor_item.setPen(QPen(QColor(255, 255, 255, 220), 0))
+        self._lasso_item = QGraphicsPathItem()
+        self._lasso_item.setPen(QPen(QColor(255, 255, 0), 0, Qt.PenStyle.DashLine))
+        self._message_item = QGraphicsSimpleTextItem()
+        self._message_item.setBrush(QBrush(QColor(230, 230, 230)))
+        for z, item in enumerate((self._image_item, self.prediction_layer, self.label_layer,
+                                  self.confidence_layer, self._lasso_item, self._cursor_item,
+                                  self._message_item)):
+            item.setZValue(z)
+            scene.addItem(item)
+        self.prediction_layer.setVisible(False)
+        self.confidence_layer.setVisible(False)
+
+    # -- content ---------------------------------------------------------------------
+    def set_image(self, rgb: np.ndarray | None, message: str = "") -> None:
+        """Show ``rgb`` ((H, W, 3) uint8); None shows ``message`` as a placeholder."""
+        if rgb is None:
+            self._image_item.setPixmap(QPixmap())
+            self._message_item.setText(message)
+            self._message_item.setVisible(True)
+            self.scene().setSceneRect(self._message_item.boundingRect().adjusted(-40, -40, 40, 40))
+            self.resetTransform()
+            return
+        self._message_item.setVisible(False)
+        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(rgb)))
+        h, w = rgb.shape[:2]
+        self.scene().setSceneRect(QRectF(0, 0, w, h))
+
+    def set_document(self, document: MaskDocument | None) -> None:
+        """Edit and show ``document`` (the human labels of the current image)."""
+        if self.document is not None:
+            self.document.remove_listener(self._on_document_changed)
+        self.document = document
+        self.label_layer.set_labels(None if document is None else document.labels)
+        if document is not None:
+            document.add_listener(self._on_document_changed)
+
+    def set_prediction(self, labels: np.ndarray | None) -> None:
+        """The model's label map for this image (read-only), or None."""
+        self.prediction_layer.set_labels(labels)
+
+    def set_confidence(self, confidence: np.ndarray | None, threshold: float) -> None:
+        """Mark pixels whose confidence is below ``threshold``; None clears it."""
+        mask = None if confidence is None else low_confidence_mask(confidence, threshold)
+        self.confidence_layer.set_labels(mask)
+
+    def set_colors(self, colors: dict[int, tuple[int, int, int]]) -> None:
+        """Class id -> RGB for both label layers."""
+        self.label_layer.set_colors(colors)
+        self.prediction_layer.set_colors(colors)
+
+    def set_opacity(self, opacity: float) -> None:
+        """Overlay opacity in 0..1."""
+        self.label_layer.setOpacity(opacity)
+        self.prediction_layer.setOpacity(opacity)
+
+    def show_predictions(self, on: bool) -> None:
+        """Show the prediction (True) or the editable human labels (False)."""
+        self._showing_predictions = on
+        self.prediction_layer.setVisible(on)
+        self.label_layer.setVisible(not on)
+
+    def show_low_confidence(self, on: bool) -> None:
+        """Toggle the low-confidence marking."""
+        self.confidence_layer.setVisible(on)
+
+    def _on_document_changed(self, region: Region) -> None:
+        self.label_layer.update_region(region)
+
+    # -- zoom ----------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Fit the whole image in the view."""
+        self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoom_changed.emit(self.zoom)
+
+    def actual_size(self) -> None:
+        """Show the image at 100 % (one image pixel per screen pixel)."""
+        self.setTransform(QTransform())
+        self.zoom_changed.emit(self.zoom)
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom in (factor > 1) or out, keeping the point under the mouse in place."""
+        new = min(64.0, max(0.02, self.zoom * factor))
+        self.scale(new / self.zoom, new / self.zoom)
+        self.zoom_changed.emit(self.zoom)
+
+    @property
+    def zoom(self) -> float:
+        """Current scale (1.0 = 100 %)."""
+        return float(self.transform().m11())
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 (Qt API)
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(1.25 ** steps)
+        event.accept()
+
+    # -- mouse ---------------------------------------------------------------------------------
+    def image_pos(self, event: QMouseEvent) -> tuple[float, float]:
+        """Image coordinates (x, y) in pixels of a mouse event."""
+        p = self.mapToScene(event.position().toPoint())
+        return p.x(), p.y()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (
+                button == Qt.MouseButton.LeftButton and self._space_down):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif button == Qt.MouseButton.LeftButton and self.document is not None:
+            self._begin_tool(self.image_pos(event))
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        pos = self.image_pos(event)
+        self._move_cursor(pos)
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            hbar, vbar = self.horizontalScrollBar(), self.verticalScrollBar()
+            hbar.setValue(hbar.value() - int(delta.x()))
+            vbar.setValue(vbar.value() - int(delta.y()))
+        elif self._last is not None:
+            self._continue_tool(pos)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 (Qt API)
+        if self._pan_from is not None and event.button() in (
+                Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            self.viewport().unsetCursor()
+        elif event.button() == Qt.MouseButton.LeftButton and self._last is not None:
+            self._finish_tool(self.image_pos(event))
+        event.accept()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if event.key() == Qt.Key.Key_Escape and self._lasso:
+            self._cancel_lasso()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt API)
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self.viewport().unsetCursor()
+            return
+        super().keyReleaseEvent(event)
+
+    # -- tools (a stroke = press ... release = one undo step) -------------------------------
+    def _label_for_tool(self) -> int:
+        return 0 if self.tool == Tool.ERASER else self.active_label
+
+    def _begin_tool(self, pos: tuple[float, float]) -> None:
+        if self._showing_predictions:
+            self.show_predictions(False)  # editing always happens on the human labels
+        doc = self.document
+        if doc is None:
+            return
+        doc.begin_stroke()
+        self._last = pos
+        if self.tool in (Tool.BRUSH, Tool.ERASER):
+            doc.paint_line(pos, pos, self.brush_radius, self._label_for_tool())
+        elif self.tool == Tool.FILL:
+            doc.flood_fill(pos, self.active_label)
+        elif self.tool == Tool.LASSO:
+            self._lasso = [pos]
+
+    def _continue_tool(self, pos: tuple[float, float]) -> None:
+        doc, last = self.document, self._last
+        if doc is None or last is None:
+            return
+        if self.tool in (Tool.BRUSH, Tool.ERASER):
+            doc.paint_line(last, pos, self.brush_radius, self._label_for_tool())
+        elif self.tool == Tool.LASSO:
+            self._lasso.append(pos)
+            self._draw_lasso()
+        self._last = pos
+
+    def _finish_tool(self, pos: tuple[float, float]) -> None:
+        doc = self.document
+        self._last = None
+        if doc is None:
+            return
+        if self.tool == Tool.LASSO:
+            self._lasso.append(pos)
+            doc.fill_polygon(self._lasso, self.active_label)
+            self._cancel_lasso()
+        if doc.end_stroke():
+            self.stroke_finished.emit()
+
+    def _cancel_lasso(self) -> None:
+        self._lasso = []
+        self._lasso_item.setPath(QPainterPath())
+
+    def _draw_lasso(self) -> None:
+        path = QPainterPath(QPointF(*self._lasso[0]))
+        for x, y in self._lasso[1:]:
+            path.lineTo(x, y)
+        self._lasso_item.setPath(path)
+
+    def _move_cursor(self, pos: tuple[float, float]) -> None:
+        r = self.brush_radius
+        show = self.tool in (Tool.BRUSH, Tool.ERASER) and self.document is not None
+        self._cursor_item.setVisible(show)
+        if show:
+            self._cursor_item.setRect(QRectF(pos[0] - r, pos[1] - r, 2 * r, 2 * r))
+        x, y = int(pos[0]), int(pos[1])
+        label = -1
+        if self.document is not None:
+            h, w = self.document.shape
+            if 0 <= x < w and 0 <= y < h:
+                label = int(self.document.labels[y, x])
+        self.cursor_moved.emit(x, y, label)

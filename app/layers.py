@@ -1,0 +1,109 @@
+"""Graphics items that draw label maps over the image, repainting only what changed.
+
+A label map becomes a premultiplied ARGB32 buffer through a 256-entry colour table;
+a brush stroke converts and repaints only its own rectangle, so painting stays
+within one frame on a 4000 x 3000 image.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+Region = tuple[int, int, int, int]
+
+
+def color_table(colors: dict[int, tuple[int, int, int]]) -> np.ndarray:
+    """Return a (256, 4) uint8 BGRA table: class id -> opaque colour, 0 -> transparent."""
+    table = np.zeros((256, 4), np.uint8)
+    for class_id, (r, g, b) in colors.items():
+        if 0 < class_id < 256:
+            table[class_id] = (b, g, r, 255)
+    return table
+
+
+def rgb_to_qimage(rgb: np.ndarray) -> QImage:
+    """Copy an (H, W, 3) uint8 RGB array into a QImage."""
+    arr = np.ascontiguousarray(rgb, dtype=np.uint8)
+    h, w = arr.shape[:2]
+    return QImage(arr.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class LabelLayer(QGraphicsItem):
+    """Draws an (H, W) uint8 label map in class colours; item opacity sets the blend."""
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self._buffer = np.zeros((1, 1, 4), np.uint8)
+        self._image = QImage()
+        self._table = color_table({})
+        self._labels: np.ndarray | None = None
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+
+    def set_colors(self, colors: dict[int, tuple[int, int, int]]) -> None:
+        """Set class colours and redraw everything."""
+        self._table = color_table(colors)
+        if self._labels is not None:
+            self.set_labels(self._labels)
+
+    def set_table(self, table: np.ndarray) -> None:
+        """Set a raw (256, 4) BGRA table (e.g. one colour for 'low confidence')."""
+        self._table = np.asarray(table, np.uint8)
+        if self._labels is not None:
+            self.set_labels(self._labels)
+
+    def set_labels(self, labels: np.ndarray | None) -> None:
+        """Show ``labels`` (kept by reference so :meth:`update_region` sees edits)."""
+        self.prepareGeometryChange()
+        self._labels = labels
+        if labels is None:
+            self._buffer = np.zeros((1, 1, 4), np.uint8)
+            self._image = QImage()
+        else:
+            self._buffer = np.ascontiguousarray(self._table[labels])
+            h, w = labels.shape
+            self._image = QImage(self._buffer.data, w, h, 4 * w,
+                                 QImage.Format.Format_ARGB32_Premultiplied)
+        self.update()
+
+    @property
+    def labels(self) -> np.ndarray | None:
+        """The label map shown (None when empty)."""
+        return self._labels
+
+    def update_region(self, region: Region) -> None:
+        """Re-convert and repaint ``region = (y0, y1, x0, x1)`` after the labels changed."""
+        if self._labels is None:
+            return
+        y0, y1, x0, x1 = region
+        self._buffer[y0:y1, x0:x1] = self._table[self._labels[y0:y1, x0:x1]]
+        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+        if self._labels is None:
+            return QRectF()
+        h, w = self._labels.shape
+        return QRectF(0, 0, w, h)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if self._image.isNull():
+            return
+        rect = option.exposedRect.toAlignedRect().intersected(self._image.rect())  # type: ignore[attr-defined]
+        if rect.isEmpty():
+            return
+        painter.drawImage(rect, self._image, rect)
+
+
+def low_confidence_mask(confidence: np.ndarray, threshold: float) -> np.ndarray:
+    """(H, W) uint8: 1 where ``confidence < threshold``, else 0."""
+    return (np.asarray(confidence) < threshold).astype(np.uint8)
+
+
+def hatch_table(color: Sequence[int] = (255, 230, 0)) -> np.ndarray:
+    """Colour table for :func:`low_confidence_mask`: 1 -> ``color`` (RGB), 0 -> clear."""
+    return color_table({1: (int(color[0]), int(color[1]), int(color[2]))})

@@ -1,0 +1,153 @@
+"""The canvas: simulated mouse painting, undo/redo, fill, lasso, class switch, zoom."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from app.canvas import MaskCanvas, Tool
+from engine.document import MaskDocument
+
+
+@pytest.fixture()
+def canvas(qtbot: QtBot) -> MaskCanvas:
+    view = MaskCanvas()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.set_image(np.full((100, 120, 3), 90, np.uint8))
+    view.set_document(MaskDocument.empty((100, 120)))
+    view.set_colors({1: (255, 0, 0), 2: (0, 0, 255)})
+    view.show()
+    qtbot.waitExposed(view)
+    view.actual_size()
+    view.centerOn(60, 50)
+    return view
+
+
+def _at(view: MaskCanvas, x: float, y: float) -> QPoint:
+    return view.mapFromScene(QPointF(x, y))
+
+
+def _send(view: MaskCanvas, kind: QMouseEvent.Type, pos: QPoint,
+          button: Qt.MouseButton = Qt.MouseButton.LeftButton) -> None:
+    buttons = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseButtonRelease else button
+    event = QMouseEvent(kind, QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), button,
+                        buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def drag(view: MaskCanvas, points: list[tuple[float, float]]) -> None:
+    """Press at the first point, move through the others, release at the last."""
+    _send(view, QMouseEvent.Type.MouseButtonPress, _at(view, *points[0]))
+    for p in points[1:]:
+        _send(view, QMouseEvent.Type.MouseMove, _at(view, *p))
+    _send(view, QMouseEvent.Type.MouseButtonRelease, _at(view, *points[-1]))
+
+
+def test_brush_stroke_paints_and_undo_redo(canvas: MaskCanvas, qtbot: QtBot) -> None:
+    canvas.brush_radius = 3
+    with qtbot.waitSignal(canvas.stroke_finished):
+        drag(canvas, [(20, 20), (40, 20), (60, 20)])
+    doc = canvas.document
+    assert doc is not None
+    assert doc.labels[20, 30] == 1 and doc.labels[20, 59] == 1 and doc.labels[50, 50] == 0
+    assert canvas.label_layer._buffer[20, 30, 2] == 255  # red drawn in the overlay buffer
+    doc.undo()
+    assert not doc.labels.any()
+    assert canvas.label_layer._buffer[20, 30, 3] == 0
+    doc.redo()
+    assert doc.labels[20, 30] == 1
+
+
+def test_class_switch_and_eraser(canvas: MaskCanvas, qtbot: QtBot) -> None:
+    canvas.brush_radius = 4
+    canvas.active_label = 2
+    drag(canvas, [(30, 30), (31, 30)])
+    assert canvas.document is not None and canvas.document.labels[30, 30] == 2
+    canvas.tool = Tool.ERASER
+    drag(canvas, [(30, 30)])
+    assert canvas.document.labels[30, 30] == 0
+
+
+def test_fill_and_lasso(canvas: MaskCanvas, qtbot: QtBot) -> None:
+    canvas.tool = Tool.LASSO
+    with qtbot.waitSignal(canvas.stroke_finished):
+        drag(canvas, [(10, 10), (50, 10), (50, 50), (10, 50)])
+    doc = canvas.document
+    assert doc is not None and doc.labels[30, 30] == 1 and doc.labels[70, 70] == 0
+    canvas.tool = Tool.FILL
+    canvas.active_label = 2
+    drag(canvas, [(90, 90)])
+    assert doc.labels[90, 90] == 2 and doc.labels[30, 30] == 1
+    doc.undo()
+    assert doc.labels[90, 90] == 0
+
+
+def test_middle_drag_pans_without_painting(canvas: MaskCanvas) -> None:
+    canvas.zoom_by(4.0)
+    before = canvas.horizontalScrollBar().value()
+    start = _at(canvas, 60, 50)
+    _send(canvas, QMouseEvent.Type.MouseButtonPress, start, Qt.MouseButton.MiddleButton)
+    _send(canvas, QMouseEvent.Type.MouseMove, start + QPoint(-40, 0), Qt.MouseButton.MiddleButton)
+    _send(canvas, QMouseEvent.Type.MouseButtonRelease, start + QPoint(-40, 0),
+          Qt.MouseButton.MiddleButton)
+    assert canvas.horizontalScrollBar().value() != before
+    assert canvas.document is not None and not canvas.document.labels.any()
+
+
+def test_zoom_fit_and_100(canvas: MaskCanvas, qtbot: QtBot) -> None:
+    with qtbot.waitSignal(canvas.zoom_changed):
+        canvas.zoom_by(2.0)
+    assert canvas.zoom == pytest.approx(2.0)
+    canvas.fit()
+    assert canvas.zoom > 2.0  # 120 x 100 image in a 400 x 300 view
+    canvas.actual_size()
+    assert canvas.zoom == pytest.approx(1.0)
+
+
+def test_prediction_toggle_and_low_confidence(canvas: MaskCanvas) -> None:
+    pred = np.zeros((100, 120), np.uint8)
+    pred[:50] = 1
+    canvas.set_prediction(pred)
+    canvas.show_predictions(True)
+    assert canvas.prediction_layer.isVisible() and not canvas.label_layer.isVisible()
+    conf = np.ones((100, 120), np.float32)
+    conf[:10] = 0.2
+    canvas.set_confidence(conf, 0.5)
+    canvas.show_low_confidence(True)
+    assert canvas.confidence_layer.labels is not None
+    assert canvas.confidence_layer.labels[:10].all() and not canvas.confidence_layer.labels[10:].any()
+    drag(canvas, [(5, 95)])  # painting switches back to the human labels
+    assert canvas.label_layer.isVisible()
+
+
+def test_placeholder_for_unreadable_image(canvas: MaskCanvas) -> None:
+    canvas.set_document(None)
+    canvas.set_image(None, "cannot read broken.png: not an image")
+    assert canvas._message_item.isVisible()
+    drag(canvas, [(5, 5)])  # no document: nothing happens, no crash
+
+
+def test_stroke_on_large_image_is_fast(qtbot: QtBot) -> None:
+    view = MaskCanvas()
+    qtbot.addWidget(view)
+    view.set_image(np.zeros((3000, 4000, 3), np.uint8))
+    view.set_document(MaskDocument.empty((3000, 4000)))
+    view.set_colors({1: (255, 0, 0)})
+    view.resize(600, 400)
+    view.show()
+    qtbot.waitExposed(view)
+    view.actual_size()
+    view.centerOn(2000, 1500)
+    view.brush_radius = 30
+    start = time.perf_counter()
+    drag(view, [(1990 + i, 1500) for i in range(0, 40, 4)])
+    QApplication.processEvents()
+    assert time.perf_counter() - start < 0.3  # well under a frame per move on any machine
+    assert view.document is not None and view.document.labels[1500, 2000] == 1
