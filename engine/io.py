@@ -1,8 +1,31 @@
-"""Reading images and masks, writing PNGs atomically.
+"""Reading images and masks, writing files atomically.
 
 One reader for the engine, the CLI and the app.  Every image comes back as an
-``(H, W, 3) uint8`` RGB array with EXIF orientation applied; every mask as an
-``(H, W) uint8`` array of class indices (0 = background).
+``(H, W, 3) uint8`` RGB array with EXIF (or TIFF) orientation applied, so pixels line
+up with what image viewers show; every mask as an ``(H, W) uint8`` array of class
+indices (0 = background).
+
+Formats and conversions
+-----------------------
+- JPEG (baseline, progressive, greyscale, CMYK incl. Adobe-inverted), PNG (1/2/4/8/16-bit
+  grey, grey+alpha, RGB, RGBA, palette), BMP, WebP, GIF (first frame): Pillow.
+- 16-bit PNG: OpenCV (Pillow truncates 16-bit colour to 8 bits).
+- TIFF (8/16/32-bit integer, float, CMYK, planar, tiled): tifffile, first page only;
+  a multi-page file emits :class:`MultiPageWarning`.  Pillow is the fallback for what
+  tifffile lacks a codec for (e.g. JPEG-in-TIFF without ``imagecodecs``).
+- Data that is not 8-bit (16/32-bit integer, float) is scaled to 8 bits by a robust
+  percentile stretch: the 0.5th and 99.5th percentiles (:data:`STRETCH_PERCENTILES`,
+  over all channels together, NaN/inf ignored) map to 0 and 255, values beyond are clipped.
+- Alpha is dropped (the colour under transparent pixels is kept); grey is repeated to 3
+  channels; palette images are expanded through their palette.
+- Size cap: :data:`MAX_IMAGE_PIXELS` = 20000 x 20000 = 400 MP, checked from the header
+  before decoding.  Pillow's decompression-bomb guard is raised to the same value.
+
+Errors
+------
+Every failure is an :class:`ImageReadError` (a ``ValueError``) whose message is one line:
+``"<file>: <reason>"`` (empty file, not an image, truncated, permission denied, too large...).
+The file name is printable even when it is not valid UTF-8 (see :func:`display_name`).
 """
 
 from __future__ import annotations
@@ -10,111 +33,247 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
+from typing import Any, BinaryIO, Callable, Iterator, Sequence
+from contextlib import contextmanager
 
+import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+from engine import _decode
+from engine._decode import MAX_IMAGE_PIXELS, STRETCH_PERCENTILES, MultiPageWarning
+
+__all__ = [
+    "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "STRETCH_PERCENTILES", "ImageReadError",
+    "MultiPageWarning", "atomic_write", "display_name", "list_images", "read_image",
+    "read_image_preview", "read_image_size", "read_mask", "write_png_atomic",
+    "write_text_atomic",
+]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp")
 
 
 class ImageReadError(ValueError):
     """An image or mask file could not be read; the message names the file and the reason."""
 
 
+def display_name(path: str | os.PathLike) -> str:
+    """Return ``path`` as printable text: undecodable bytes of the name appear as ``\\xNN``."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
     """Return the image files directly in ``folder``, sorted by name.
 
-    Hidden files and the project folder ``.distillfss`` are skipped.
-    Raises ``FileNotFoundError`` / ``NotADirectoryError`` with a clear message.
+    Hidden files (including temp files of atomic writes) and the project folder
+    ``.distillfss`` are skipped; the suffix test ignores case.  Unreadable files are
+    listed all the same: reading them reports why.
+
+    Raises
+    ------
+    FileNotFoundError, NotADirectoryError
+        With a message naming ``folder``.
     """
     folder = Path(folder)
     if not folder.exists():
-        raise FileNotFoundError(f"folder not found: {folder}")
+        raise FileNotFoundError(f"folder not found: {display_name(folder)}")
     if not folder.is_dir():
-        raise NotADirectoryError(f"not a folder: {folder}")
+        raise NotADirectoryError(f"not a folder: {display_name(folder)}")
     return sorted(
         p for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+        if not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
     )
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as ``(H, W, 3) uint8`` RGB, EXIF orientation applied."""
-    path = Path(path)
+@contextmanager
+def _reading(path: Path, what: str = "image") -> Iterator[None]:
+    """Turn whatever a decoder raises into one :class:`ImageReadError` line."""
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                arr = _stretch_to_uint8(np.asarray(im, dtype=np.float32))
-                return np.repeat(arr[..., None], 3, axis=2)
-            return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+        yield
+    except ImageReadError:
+        raise
     except FileNotFoundError:
-        raise ImageReadError(f"{path}: file not found") from None
+        raise ImageReadError(f"{display_name(path)}: file not found") from None
     except PermissionError:
-        raise ImageReadError(f"{path}: permission denied") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageReadError(f"{path}: not a readable image ({exc})") from None
+        raise ImageReadError(f"{display_name(path)}: permission denied") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"{display_name(path)}: is a folder, not a file") from None
+    except (_decode.TooLargeError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"{display_name(path)}: too large ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{display_name(path)}: not an {what} (unrecognised format)") from None
+    except MemoryError:
+        raise ImageReadError(f"{display_name(path)}: not enough memory to decode it") from None
+    except Exception as exc:  # decoders raise many types on damaged data; one line each
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "truncated" in reason.lower():
+            reason = "truncated file"
+        raise ImageReadError(f"{display_name(path)}: damaged or unsupported {what} ({reason})"
+                             ) from None
 
 
-def _stretch_to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Scale high-bit-depth data to uint8 with a 0.5–99.5 percentile stretch."""
-    finite = arr[np.isfinite(arr)]
-    if finite.size == 0:
-        return np.zeros(arr.shape, np.uint8)
-    lo, hi = np.percentile(finite, [0.5, 99.5])
-    if hi <= lo:
-        hi = lo + 1.0
-    out = (np.nan_to_num(arr, nan=lo) - lo) / (hi - lo) * 255.0
-    return np.clip(out, 0, 255).astype(np.uint8)
+def _decode_any(path: Path, max_side: int | None) -> np.ndarray:
+    kind = _decode.sniff(path)
+    if kind == "empty":
+        raise ImageReadError(f"{display_name(path)}: empty file (0 bytes)")
+    if kind == "tiff":
+        return _decode.read_tiff(path)
+    if kind == "png16":
+        return _decode.read_png16(path)
+    return _decode.read_pillow(path, max_side)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as RGB with its orientation applied.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Any file of a format listed in the module docstring (the content decides, not the
+        suffix).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, 3) uint8`` RGB, C-contiguous.
+
+    Raises
+    ------
+    ImageReadError
+        One line naming the file and the reason.  A multi-page TIFF is read (page 1)
+        with a :class:`MultiPageWarning`.
+    """
+    path = Path(path)
+    with _reading(path):
+        return _decode_any(path, None)
+
+
+def read_image_preview(path: str | os.PathLike, max_side: int) -> np.ndarray:
+    """Read a downsampled copy of an image for display (the canvas of a huge image).
+
+    JPEGs are decoded directly at 1/2, 1/4 or 1/8 scale; other formats are decoded
+    and then reduced with area averaging.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    max_side : int
+        Largest allowed width or height in pixels (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(h, w, 3) uint8`` RGB with ``max(h, w) <= max_side`` and the aspect ratio of
+        :func:`read_image_size` (to within one pixel); never upscaled.
+    """
+    if int(max_side) < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    path = Path(path)
+    with _reading(path):
+        arr = _decode_any(path, int(max_side))
+        h, w = arr.shape[:2]
+        scale = max_side / max(h, w)
+        if scale < 1:
+            size = (max(1, round(w * scale)), max(1, round(h * scale)))
+            arr = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+        return arr
+
+
+def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """Return ``(width, height)`` of the image :func:`read_image` would return, cheaply.
+
+    Only the header is read (orientation included: a portrait phone photo stored
+    landscape with EXIF orientation 6 reports its upright size).
+
+    Raises
+    ------
+    ImageReadError
+        When the header cannot be read.
+    """
+    path = Path(path)
+    with _reading(path):
+        kind = _decode.sniff(path)
+        if kind == "empty":
+            raise ImageReadError(f"{display_name(path)}: empty file (0 bytes)")
+        return _decode.image_size(path, kind)
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask PNG as ``(H, W) uint8`` class indices.
+    """Read a mask image as class indices.
 
-    A binary 0/255 mask (or any mask whose only values are 0 and one value > 1
-    per colour) becomes 0/1.  Palette PNGs keep their palette indices; RGB masks
-    are reduced to their first channel.
+    Palette PNGs keep their palette indices; 16-bit masks keep values up to 255 (any
+    larger value makes the mask binary: nonzero = 1); colour masks are reduced to grey;
+    alpha is ignored.  A binary mask whose only values are 0 and 255 becomes 0/1.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W) uint8``, 0 = background.
+
+    Raises
+    ------
+    ImageReadError
+        One line naming the file and the reason.
     """
     path = Path(path)
-    try:
+    with _reading(path, "mask"):
+        if _decode.sniff(path) == "empty":
+            raise ImageReadError(f"{display_name(path)}: empty file (0 bytes)")
         with Image.open(path) as im:
-            if im.mode == "P":
-                arr = np.asarray(im, dtype=np.uint8)
-            elif im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im).astype(np.int64)
-                if arr.max() > 255:
-                    arr = (arr > 0).astype(np.uint8)
-                arr = arr.astype(np.uint8)
-            else:
-                arr = np.asarray(im.convert("L"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise ImageReadError(f"{path}: mask file not found") from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageReadError(f"{path}: not a readable mask ({exc})") from None
+            _decode.check_pixels(*im.size)
+            arr = _mask_array(im)
     values = np.unique(arr)
     if values.size <= 2 and values.max(initial=0) == 255:
         arr = (arr > 127).astype(np.uint8)
-    return arr.copy()
+    return np.ascontiguousarray(arr)
+
+
+def _mask_array(im: Image.Image) -> np.ndarray:
+    if im.mode == "P":
+        return np.asarray(im, dtype=np.uint8)
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        return (arr > 0).astype(np.uint8) if arr.max(initial=0) > 255 else arr.astype(np.uint8)
+    if im.mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        im = im.convert("RGB") if im.mode != "LA" else im.convert("L")
+    return np.asarray(im.convert("L"), dtype=np.uint8)
 
 
 def write_png_atomic(path: str | os.PathLike, array: np.ndarray,
                      palette: Sequence[tuple[int, int, int]] | None = None) -> None:
-    """Write an ``(H, W) uint8`` (or ``(H, W, 3)``) array as PNG via temp file + fsync + rename.
+    """Write an array as PNG via temp file + fsync + rename.
 
-    With ``palette`` (list of RGB for indices 0..n-1) a palette PNG is written;
-    its pixel values are still the class indices.
+    Parameters
+    ----------
+    path : str or PathLike
+    array : numpy.ndarray
+        ``(H, W) uint8`` (class indices or grey) or ``(H, W, 3) uint8`` RGB.
+    palette : sequence of (r, g, b), optional
+        Colours of indices 0..n-1; writes a palette PNG whose pixel values are still the
+        class indices.
     """
     path = Path(path)
     im = Image.fromarray(np.ascontiguousarray(array))
-    if palette is not None and array.ndim == 2:
-        flat = [c for rgb in palette for c in rgb]
+    if palette is not None and np.ndim(array) == 2:
+        flat = [int(c) for rgb in palette for c in rgb][:768]
         im.putpalette(flat + [0] * (768 - len(flat)))
     atomic_write(path, lambda f: im.save(f, format="PNG"))
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(fileobj)`` on a temp file beside ``path``, fsync, then rename over ``path``."""
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically (temp file + fsync + rename)."""
+    data = text.encode("utf-8")
+    atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+    """Call ``write(fileobj)`` on a hidden temp file beside ``path``, fsync, rename over ``path``.
+
+    A crash at any moment leaves either the old file or the new one, never a mix; on
+    error the temp file is removed and the exception propagates (e.g. ``OSError`` with
+    ``errno.ENOSPC`` when the disk is full).  The folder is fsynced after the rename
+    where the OS allows it, so the rename itself survives a power cut.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -130,3 +289,19 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         except OSError:
             pass
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name == "nt":  # folders cannot be opened for fsync on Windows
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
