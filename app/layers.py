@@ -7,7 +7,7 @@ within one frame on a 4000 x 3000 image.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF
@@ -83,7 +83,7 @@ class LabelLayer(QGraphicsItem):
         self._buffer[y0:y1, x0:x1] = self._table[self._labels[y0:y1, x0:x1]]
         self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 (Qt API)
+    def boundingRect(self) -> QRectF:
         if self._labels is None:
             return QRectF()
         h, w = self._labels.shape

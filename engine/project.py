@@ -19,11 +19,10 @@ instance finding a live lock opens the project read-only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import socket
-import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from engine.io import atomic_write, list_images, read_mask, write_png_atomic
+from engine.lockfile import acquire_lock
 
 SCHEMA_VERSION = 1
 PROJECT_DIRNAME = ".distillfss"
@@ -80,7 +80,8 @@ class Project:
         self.read_only = read_only
         self.warnings: list[str] = []
         self.classes: list[LabelClass] = []
-        self.active_model: str | None = None
+        self.active_model: str | None = None  # file name inside models/
+        self.model_info: dict[str, Any] = {}  # summary of the active model (LOO IoU, ...)
         self._images: dict[str, dict[str, Any]] = {}
         self._lock_held = False
         self.images: list[Path] = []
@@ -109,8 +110,8 @@ class Project:
                 project.read_only = True
                 project.warnings.append(
                     "This project is open in another DistillFSS window; opened read-only.")
-        project._load()
         project.images = images
+        project._load()
         if not project.read_only and not (project.root / "project.json").exists():
             project.save()
         return project
@@ -120,29 +121,13 @@ class Project:
         if not self.read_only:
             self.save()
         if self._lock_held:
-            try:
+            with contextlib.suppress(OSError):
                 (self.root / "lock").unlink()
-            except OSError:
-                pass
-            self._lock_held = False
-            self.read_only = True
+            self._lock_held, self.read_only = False, True
 
     def _acquire_lock(self) -> bool:
-        lock = self.root / "lock"
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if _lock_is_live(lock):
-                    return False
-                lock.unlink(missing_ok=True)  # stale: its owner died
-                continue
-            with os.fdopen(fd, "w") as f:
-                json.dump(info, f)
-            self._lock_held = True
-            return True
-        return False
+        self._lock_held = acquire_lock(self.root / "lock")
+        return self._lock_held
 
     # -- project.json --------------------------------------------------------------
     def _load(self) -> None:
@@ -159,6 +144,12 @@ class Project:
                 shutil.copyfile(path, self.root / "project.json.bak")
         if data is not None:
             self._apply(data)
+        else:  # nothing readable: the mask files still say which images were worked on
+            names = {p.stem: p.name for p in self.images}
+            for sub, state in (("predictions", ImageState.PREDICTED), ("labels", ImageState.SUPPORT)):
+                for png in sorted((self.root / sub).glob("*.png")):
+                    if png.stem in names:
+                        self._images[names[png.stem]] = {"state": state.value}
 
     def _recover(self, path: Path) -> dict[str, Any] | None:
         if not self.read_only:
@@ -167,7 +158,7 @@ class Project:
         try:
             return _parse(backup.read_bytes())
         except (ValueError, OSError):
-            self.warnings.append("No intact backup was found; starting from the label files.")
+            self.warnings.append("No intact backup; image states rebuilt from the mask files.")
             return None
 
     def _apply(self, data: dict[str, Any]) -> None:
@@ -175,6 +166,7 @@ class Project:
                         for c in data.get("classes", [])]
         self._images = {str(k): dict(v) for k, v in data.get("images", {}).items()}
         self.active_model = data.get("active_model")
+        self.model_info = dict(data.get("model_info") or {})
 
     def to_json(self) -> dict[str, Any]:
         """The contents of ``project.json`` as a dict."""
@@ -185,12 +177,17 @@ class Project:
                         for c in self.classes],
             "images": {k: v for k, v in sorted(self._images.items())},
             "active_model": self.active_model,
+            "model_info": self.model_info,
         }
+
+    def json_bytes(self) -> bytes:
+        """The encoded ``project.json`` (snapshot; safe to write later from another thread)."""
+        return json.dumps(self.to_json(), indent=2).encode("utf-8")
 
     def save(self) -> None:
         """Write ``project.json`` atomically."""
         self._check_writable()
-        text = json.dumps(self.to_json(), indent=2).encode("utf-8")
+        text = self.json_bytes()
         atomic_write(self.root / "project.json", lambda f: f.write(text))
 
     def _check_writable(self) -> None:
@@ -311,6 +308,12 @@ class Project:
         """Folder of the saved models."""
         return self.root / "models"
 
+    @property
+    def model_path(self) -> Path | None:
+        """Path of the active model file, when there is one on disk."""
+        path = self.models_dir / self.active_model if self.active_model else None
+        return path if path is not None and path.exists() else None
+
     # -- labels and predictions -------------------------------------------------------------
     def load_label(self, name: str) -> np.ndarray | None:
         """The human mask of ``name`` as ``(H, W) uint8``, or None when there is none."""
@@ -327,11 +330,15 @@ class Project:
         ``state`` (default: support when it was unlabelled, reviewed when it was predicted)."""
         self._check_writable()
         write_png_atomic(self.label_path(name), np.asarray(labels, np.uint8), self.palette())
-        if state is None:
-            state = {ImageState.UNLABELLED: ImageState.SUPPORT,
-                     ImageState.PREDICTED: ImageState.REVIEWED}.get(self.state(name),
-                                                                     self.state(name))
-        self.set_state(name, state)
+        self.set_state(name, state or self.state_after_labelling(name))
+
+    def state_after_labelling(self, name: str) -> ImageState:
+        """State an image gets when a person saves its mask: painted from scratch = support,
+        a corrected prediction = reviewed; support and reviewed images keep their state."""
+        current = self.state(name)
+        if current == ImageState.UNLABELLED:
+            return ImageState.SUPPORT
+        return ImageState.REVIEWED if current == ImageState.PREDICTED else current
 
     def record_prediction(self, name: str, mean_confidence: float | None, *,
                           save: bool = True) -> None:
@@ -363,38 +370,3 @@ def _parse(raw: bytes) -> dict[str, Any]:
     if int(data["schema_version"]) > SCHEMA_VERSION:
         raise ValueError(f"written by a newer version (schema {data['schema_version']})")
     return data
-
-
-def _lock_is_live(lock: Path) -> bool:
-    """True when the lock's owner process still runs (or cannot be checked)."""
-    try:
-        info = json.loads(lock.read_text())
-        pid, host = int(info["pid"]), str(info["host"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return False
-    if host != socket.gethostname():
-        return True  # another machine (network share): assume it is alive
-    if pid == os.getpid():
-        return True  # this very process: a second window on the same project
-    return _pid_alive(pid)
-
-
-def _pid_alive(pid: int) -> bool:
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
-        import ctypes
-
-        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-        if not handle:
-            return False
-        code = ctypes.c_ulong()
-        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        kernel32.CloseHandle(handle)
-        return code.value == 259  # STILL_ACTIVE
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

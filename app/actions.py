@@ -1,0 +1,116 @@
+"""All menu/toolbar actions with their shortcuts, built in one place (no window logic here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu
+
+from app.canvas import Tool
+
+
+@dataclass
+class Actions:
+    """The window's actions; slots are connected by the window."""
+
+    open_folder: QAction
+    open_demo: QAction
+    quit: QAction
+    undo: QAction
+    redo: QAction
+    brush: QAction
+    eraser: QAction
+    fill: QAction
+    lasso: QAction
+    bigger: QAction
+    smaller: QAction
+    fit: QAction
+    actual: QAction
+    zoom_in: QAction
+    zoom_out: QAction
+    show_predictions: QAction
+    low_confidence: QAction
+    next_image: QAction
+    previous_image: QAction
+    learn: QAction
+    auto_label: QAction
+    review_next: QAction
+    accept: QAction
+    toggle_support: QAction
+    cancel_job: QAction
+
+
+_SPECS: dict[str, tuple[str, list[str], str]] = {
+    "open_folder": ("&Open folder…", ["Ctrl+O"], "Open a folder of images"),
+    "open_demo": ("Open &demo images", [], "Copy the bundled nuclei images and open them"),
+    "quit": ("&Quit", ["Ctrl+Q"], ""),
+    "undo": ("&Undo", ["Ctrl+Z"], "Undo the last stroke on this image"),
+    "redo": ("&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo"),
+    "brush": ("&Brush", ["B"], "Paint the active class"),
+    "eraser": ("&Eraser", ["E"], "Erase to background"),
+    "fill": ("&Fill", ["F"], "Flood fill an area with the active class"),
+    "lasso": ("&Lasso fill", ["L"], "Drag around an area to fill it"),
+    "bigger": ("Bigger brush", ["]"], ""),
+    "smaller": ("Smaller brush", ["["], ""),
+    "fit": ("&Fit to window", ["Ctrl+0"], ""),
+    "actual": ("&100 %", ["Ctrl+1"], ""),
+    "zoom_in": ("Zoom &in", ["Ctrl++", "Ctrl+="], ""),
+    "zoom_out": ("Zoom &out", ["Ctrl+-"], ""),
+    "show_predictions": ("Show &prediction", ["P"], "Show the model's output, not your labels"),
+    "low_confidence": ("Show &low confidence", ["C"], "Mark pixels the model is unsure about"),
+    "next_image": ("&Next image", ["PgDown", "D"], ""),
+    "previous_image": ("&Previous image", ["PgUp", "A"], ""),
+    "learn": ("&Learn class", ["Ctrl+L"], "Learn from the painted examples"),
+    "auto_label": ("&Auto-label folder", ["Ctrl+Shift+L"], "Predict every unlabelled image"),
+    "review_next": ("&Review next", ["N"], "Go to the least confident prediction"),
+    "accept": ("&Accept", ["Return", "Enter"], "Keep this prediction as the human label"),
+    "toggle_support": ("Use as &example", ["S"], "Add or remove this image as an example"),
+    "cancel_job": ("&Cancel job", ["Escape"], "Stop learning or auto-labelling"),
+}
+
+_CHECKABLE = {"brush", "eraser", "fill", "lasso", "show_predictions", "low_confidence"}
+TOOL_ACTIONS = {"brush": Tool.BRUSH, "eraser": Tool.ERASER, "fill": Tool.FILL,
+                "lasso": Tool.LASSO}
+
+
+def build_actions(window: QMainWindow) -> Actions:
+    """Create the actions (owned by ``window``) and the menus."""
+    made: dict[str, QAction] = {}
+    for name, (text, keys, tip) in _SPECS.items():
+        action = QAction(text, window)
+        action.setShortcuts([QKeySequence(k) for k in keys])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{text.replace('&', '')} ({keys[0]})" if keys else tip)
+        action.setCheckable(name in _CHECKABLE)
+        window.addAction(action)
+        made[name] = action
+    group = QActionGroup(window)
+    for name in TOOL_ACTIONS:
+        group.addAction(made[name])
+    made["brush"].setChecked(True)
+    actions = Actions(**{f.name: made[f.name] for f in fields(Actions)})
+    _build_menus(window, actions)
+    return actions
+
+
+def _build_menus(window: QMainWindow, a: Actions) -> None:
+    bar = window.menuBar()
+    menus: list[tuple[str, list[QAction | None]]] = [
+        ("&File", [a.open_folder, a.open_demo, None, a.quit]),
+        ("&Edit", [a.undo, a.redo]),
+        ("&Tools", [a.brush, a.eraser, a.fill, a.lasso, None, a.bigger, a.smaller]),
+        ("&View", [a.fit, a.actual, a.zoom_in, a.zoom_out, None, a.show_predictions,
+                   a.low_confidence, None, a.next_image, a.previous_image]),
+        ("&Model", [a.learn, a.auto_label, None, a.review_next, a.accept, a.toggle_support,
+                    None, a.cancel_job]),
+    ]
+    for title, items in menus:
+        menu: QMenu = bar.addMenu(title)
+        for item in items:
+            if item is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(item)
+    window.recent_menu = bar.actions()[0].menu().addMenu("Open &recent")  # type: ignore[attr-defined]

@@ -1,0 +1,149 @@
+"""The classes panel: add, rename, recolour, delete classes; pick the class that paints."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.project import LabelClass, Project
+
+
+def _swatch(color: tuple[int, int, int]) -> QIcon:
+    pix = QPixmap(14, 14)
+    pix.fill(QColor(*color))
+    return QIcon(pix)
+
+
+class ClassesPanel(QWidget):
+    """Edits ``project.classes``; the selected class is the one the brush paints."""
+
+    active_class_changed = Signal(int)   # class id
+    classes_changed = Signal()           # names / colours / ids changed (labels may be remapped)
+    class_about_to_be_deleted = Signal(int)  # save pending edits before masks are rewritten
+    class_deleted = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project: Project | None = None
+        self.list = QListWidget()
+        self.list.currentRowChanged.connect(self._on_row_changed)
+        self.list.itemDoubleClicked.connect(lambda _item: self.rename_current())
+        self.add_button = QPushButton("Add")
+        self.rename_button = QPushButton("Rename")
+        self.color_button = QPushButton("Colour")
+        self.delete_button = QPushButton("Delete")
+        self.add_button.clicked.connect(lambda: self.add_class())
+        self.rename_button.clicked.connect(lambda: self.rename_current())
+        self.color_button.clicked.connect(lambda: self.recolor_current())
+        self.delete_button.clicked.connect(lambda: self.delete_current())
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.rename_button, self.color_button, self.delete_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list)
+        layout.addLayout(buttons)
+
+    def set_project(self, project: Project | None) -> None:
+        """Show the classes of ``project``; adds a first class to a project that has none."""
+        self.project = project
+        if project is not None and not project.classes and not project.read_only:
+            project.add_class("object")
+        self._refill(select_id=1)
+
+    @property
+    def active_class(self) -> int:
+        """Id of the selected class (1 when nothing is selected)."""
+        item = self.list.currentItem()
+        return int(item.data(Qt.ItemDataRole.UserRole)) if item is not None else 1
+
+    def select_class(self, class_id: int) -> None:
+        """Make ``class_id`` the painting class (number keys 1..9)."""
+        for row in range(self.list.count()):
+            if self.list.item(row).data(Qt.ItemDataRole.UserRole) == class_id:
+                self.list.setCurrentRow(row)
+
+    def _refill(self, select_id: int | None = None) -> None:
+        keep = select_id if select_id is not None else self.active_class
+        self.list.blockSignals(True)
+        self.list.clear()
+        for c in self.project.classes if self.project is not None else []:
+            item = QListWidgetItem(_swatch(c.color), f"{c.id}  {c.name}")
+            item.setData(Qt.ItemDataRole.UserRole, c.id)
+            self.list.addItem(item)
+        self.list.blockSignals(False)
+        editable = self.project is not None and not self.project.read_only
+        for b in (self.add_button, self.rename_button, self.color_button, self.delete_button):
+            b.setEnabled(editable)
+        self.select_class(min(keep, self.list.count()) or 1)
+        self.classes_changed.emit()
+
+    def _on_row_changed(self, _row: int) -> None:
+        self.active_class_changed.emit(self.active_class)
+
+    # -- editing (dialogs are skipped when the caller passes the value) ------------------
+    def add_class(self, name: str | None = None) -> LabelClass | None:
+        """Add a class (asks for the name when ``name`` is None) and select it."""
+        if self.project is None:
+            return None
+        if name is None:
+            name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
+            if not ok:
+                return None
+        cls = self.project.add_class(name)
+        self._refill(select_id=cls.id)
+        return cls
+
+    def rename_current(self, name: str | None = None) -> None:
+        """Rename the selected class."""
+        if self.project is None or self.list.currentItem() is None:
+            return
+        cls = self.project.class_by_id(self.active_class)
+        if name is None:
+            name, ok = QInputDialog.getText(self, "Rename class", "New name:", text=cls.name)
+            if not ok:
+                return
+        self.project.rename_class(cls.id, name)
+        self._refill()
+
+    def recolor_current(self, color: tuple[int, int, int] | None = None) -> None:
+        """Give the selected class a new colour."""
+        if self.project is None or self.list.currentItem() is None:
+            return
+        cls = self.project.class_by_id(self.active_class)
+        if color is None:
+            chosen = QColorDialog.getColor(QColor(*cls.color), self, "Class colour")
+            if not chosen.isValid():
+                return
+            color = (chosen.red(), chosen.green(), chosen.blue())
+        self.project.recolor_class(cls.id, color)
+        self._refill()
+
+    def delete_current(self, confirm: bool = True) -> None:
+        """Delete the selected class (its pixels become background in every mask)."""
+        if self.project is None or self.list.currentItem() is None:
+            return
+        if len(self.project.classes) <= 1:
+            QMessageBox.information(self, "Delete class", "A project keeps at least one class.")
+            return
+        cls = self.project.class_by_id(self.active_class)
+        if confirm and QMessageBox.question(
+                self, "Delete class",
+                f"Delete '{cls.name}'? Its pixels become background in every mask.",
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        self.class_about_to_be_deleted.emit(cls.id)
+        self.project.delete_class(cls.id)
+        self._refill(select_id=max(1, cls.id - 1))
+        self.class_deleted.emit(cls.id)

@@ -1,0 +1,109 @@
+"""The model panel: Learn class, Auto-label folder, review, and the running job's progress."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def verdict(miou: float | None) -> str:
+    """Plain words for a leave-one-out IoU in 0..1."""
+    if miou is None:
+        return "No estimate yet: paint at least two examples to get one."
+    if miou >= 0.8:
+        return "Excellent: the model reproduces your examples closely."
+    if miou >= 0.6:
+        return "Good: predictions should need only small corrections."
+    if miou >= 0.4:
+        return "Fair: expect corrections. Paint two or three more varied examples."
+    return "Weak: paint more examples (or check that the class is painted completely)."
+
+
+def format_eta(seconds: float | None) -> str:
+    """'1 min 05 s', '12 s' or '' for unknown."""
+    if seconds is None or math.isnan(seconds) or seconds < 0:
+        return ""
+    s = round(seconds)
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+class JobPanel(QWidget):
+    """Buttons for the closed loop plus a progress area shared by the jobs."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.learn_button = QPushButton("Learn class")
+        self.label_button = QPushButton("Auto-label folder")
+        self.review_button = QPushButton("Review next")
+        self.accept_button = QPushButton("Accept")
+        self.support_button = QPushButton("Use as example")
+        self.cancel_button = QPushButton("Cancel")
+        self.learn_button.setObjectName("primary")
+        self.label_button.setObjectName("primary")
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.detail = QLabel()
+        self.model_label = QLabel("No model yet. Paint a few examples, then press Learn class.")
+        for label in (self.detail, self.model_label):
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grid = QGridLayout()
+        grid.addWidget(self.learn_button, 0, 0)
+        grid.addWidget(self.label_button, 0, 1)
+        grid.addWidget(self.review_button, 1, 0)
+        grid.addWidget(self.accept_button, 1, 1)
+        grid.addWidget(self.support_button, 2, 0, 1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(grid)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.detail)
+        layout.addWidget(self.cancel_button)
+        layout.addWidget(self.model_label)
+        layout.addStretch(1)
+        self.set_idle("")
+
+    def set_busy(self, title: str) -> None:
+        """A job started: show the progress area and Cancel."""
+        self.learn_button.setEnabled(False)
+        self.label_button.setEnabled(False)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)  # busy until the first progress record
+        self.progress.setFormat(title)
+        self.cancel_button.setVisible(True)
+        self.cancel_button.setEnabled(True)
+        self.detail.setText(title)
+
+    def set_progress(self, value: int, maximum: int, text: str, detail: str) -> None:
+        """Update the bar (``maximum`` 0 = busy indicator) and the detail line."""
+        self.progress.setRange(0, max(0, maximum))
+        self.progress.setValue(min(value, maximum) if maximum else 0)
+        self.progress.setFormat(text)
+        self.detail.setText(detail)
+
+    def set_idle(self, message: str) -> None:
+        """No job runs: hide the progress area, show ``message``."""
+        self.learn_button.setEnabled(True)
+        self.label_button.setEnabled(True)
+        self.progress.setVisible(False)
+        self.cancel_button.setVisible(False)
+        self.detail.setText(message)
+
+    def set_model(self, name: str, miou: float | None, per_class: dict[str, float]) -> None:
+        """Show the active model, its leave-one-out IoU and the verdict."""
+        lines = [f"<b>Model</b> {name}"]
+        if miou is not None:
+            lines.append(f"Leave-one-out IoU: <b>{miou * 100:.0f} %</b>")
+            if len(per_class) > 1:
+                lines.append(", ".join(f"{k} {v * 100:.0f} %" for k, v in per_class.items()))
+        lines.append(verdict(miou))
+        self.model_label.setText("<br>".join(lines))

@@ -1,0 +1,206 @@
+"""Background jobs: learning a class, auto-labelling the folder, predicting one image.
+
+Each job is a plain generator function run by a superqt worker in the global thread
+pool; the Qt side only receives small records on the main thread.  Engine modules
+(torch) are imported inside the worker functions, so the GUI starts without torch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+from superqt.utils import GeneratorWorker, create_worker
+
+from app.thumbs import shrink_labels
+from engine.io import read_image, read_mask
+
+
+class JobError(Exception):
+    """A failure inside a job (RuntimeError re-raised under a type superqt reports)."""
+
+
+def _guarded(gen: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
+    # superqt treats a RuntimeError escaping a generator as "worker deleted" and then emits
+    # neither `errored` nor `finished`; torch raises RuntimeError for real failures
+    # (out of memory, bad shapes), so convert it.
+    try:
+        return (yield from gen)
+    except RuntimeError as exc:
+        raise JobError(str(exc)) from exc
+    finally:
+        gen.close()
+
+
+@dataclass(frozen=True)
+class LearnRequest:
+    """What the learn job needs: support (image, human mask) paths, classes, output folder."""
+
+    supports: Sequence[tuple[Path, Path]]
+    classes: Sequence[tuple[int, str, tuple[int, int, int]]]
+    models_dir: Path
+    config: Any = None  # engine.train.LearnConfig or None for the defaults
+
+
+@dataclass(frozen=True)
+class LearnResult:
+    """The trained model and where it was saved."""
+
+    model: Any
+    path: Path
+
+
+@dataclass(frozen=True)
+class Status:
+    """A plain progress message (e.g. while reading the support images)."""
+
+    message: str
+
+
+def learn_job(request: LearnRequest) -> Generator[Any, None, LearnResult]:
+    """Read the supports, run ``engine.train.learn``, save the model; worker thread."""
+    return (yield from _guarded(_learn(request)))
+
+
+def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
+    from engine.modelfile import save_model
+
+    from engine.model import ClassInfo
+    from engine.train import learn
+
+    images, masks = [], []
+    for i, (image_path, mask_path) in enumerate(request.supports):
+        yield Status(f"Reading example {i + 1} of {len(request.supports)}")
+        images.append(read_image(image_path))
+        masks.append(read_mask(mask_path))
+    classes = [ClassInfo(i, name, tuple(color)) for i, name, color in request.classes]
+    model = yield from learn(images, masks, classes, request.config)
+    path = request.models_dir / time.strftime("model-%Y%m%d-%H%M%S.dfss")
+    yield Status("Saving the model")
+    save_model(model, path)
+    return LearnResult(model, path)
+
+
+@dataclass(frozen=True)
+class LabelUpdate:
+    """One auto-labelled image, with its label map shrunk to the thumbnail size."""
+
+    progress: Any  # engine.batch.LabelProgress
+    small: np.ndarray | None
+
+
+def auto_label_job(model_path: Path, images: Sequence[Path], output_dir: Path,
+                   thumb_shapes: dict[str, tuple[int, int]], device: str | None = None,
+                   batch_size: int = 4) -> Iterator[Any]:
+    """Label ``images`` into ``output_dir`` with the model file; worker thread."""
+    yield from _guarded(_auto_label(model_path, images, output_dir, thumb_shapes, device,
+                                    batch_size))
+
+
+def _auto_label(model_path: Path, images: Sequence[Path], output_dir: Path,
+                thumb_shapes: dict[str, tuple[int, int]], device: str | None,
+                batch_size: int) -> Iterator[Any]:
+    from engine.batch import label_folder
+    from engine.predict import Predictor
+
+    yield Status("Loading the model")
+    predictor = Predictor.from_file(model_path, device=device)
+    gen = label_folder(predictor, list(images), output_dir, batch_size=batch_size, resume=True)
+    try:
+        for progress in gen:
+            small = None
+            shape = thumb_shapes.get(progress.path.name)
+            if progress.labels is not None and shape is not None:
+                small = shrink_labels(progress.labels, shape)
+            yield LabelUpdate(progress, small)
+    finally:
+        gen.close()  # stops the engine's prefetching at once when cancelled
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """The model's output for one image."""
+
+    name: str
+    labels: np.ndarray
+    confidence: np.ndarray
+    device: str
+
+
+def predict_job(predictor_cache: dict[str, Any], model_path: Path, name: str,
+                image: np.ndarray, device: str | None = None) -> PredictResult:
+    """Predict one image (loading the model once per path into ``predictor_cache``)."""
+    from engine.predict import Predictor
+
+    key = str(model_path)
+    predictor = predictor_cache.get(key)
+    if predictor is None:
+        predictor_cache.clear()
+        predictor = predictor_cache[key] = Predictor.from_file(model_path, device=device)
+    pred = predictor.predict(image)
+    return PredictResult(name, pred.labels, pred.confidence, str(predictor.device))
+
+
+_LIVE: set[Job] = set()
+
+
+class Job(QObject):
+    """One running generator or function worker, with cancel and clean shutdown."""
+
+    yielded = Signal(object)
+    returned = Signal(object)
+    errored = Signal(str)
+    finished = Signal(bool)  # True when cancelled
+
+    def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        _LIVE.add(self)  # keep this object alive until its worker has finished
+        self._cancelled = False
+        self._detached = False
+        self._worker = create_worker(
+            func, *args, **kwargs,
+            _connect={"yielded": self._on_yielded, "returned": self._on_returned,
+                      "errored": self._on_errored, "finished": self._on_finished},
+        )
+
+    def cancel(self) -> None:
+        """Stop at the next yield (generators) or discard the result (functions)."""
+        self._cancelled = True
+        self._worker.quit()
+
+    def detach(self) -> None:
+        """Cancel and emit nothing more (the receiver is going away)."""
+        self._detached = True
+        self.cancel()
+
+    @property
+    def running(self) -> bool:
+        """True until ``finished`` was emitted."""
+        return self._worker is not None
+
+    def _on_yielded(self, value: object) -> None:
+        if not self._detached:
+            self.yielded.emit(value)
+
+    def _on_returned(self, value: object) -> None:
+        if not self._detached:
+            self.returned.emit(value)
+
+    def _on_errored(self, exc: BaseException) -> None:
+        if not self._detached:
+            self.errored.emit(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+
+    def _on_finished(self) -> None:
+        worker, self._worker = self._worker, None
+        if isinstance(worker, GeneratorWorker):
+            gen = getattr(worker, "_gen", None)
+            if gen is not None:
+                gen.close()  # run the job's `finally` now, not at garbage collection
+        _LIVE.discard(self)
+        if not self._detached:
+            self.finished.emit(self._cancelled)

@@ -1,0 +1,367 @@
+"""The main window: composes canvas, image list, classes and model panels; opens projects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from app.actions import TOOL_ACTIONS, build_actions
+from app.canvas import MaskCanvas, Tool
+from app.classes_panel import ClassesPanel
+from app.current import CurrentImage
+from app.image_list import ImageListPanel
+from app.job_panel import JobPanel
+from app.model_controller import ModelController
+from app.saver import Saver
+from app.settings import AppSettings, load_settings, save_settings
+from app.thumb_loader import ThumbnailLoader
+from engine.project import ImageState, Project, ProjectDirNotWritable, ProjectError
+
+AUTOSAVE_MS = 3000
+
+
+class MainWindow(QMainWindow):
+    """DistillFSS Studio."""
+
+    def __init__(self, settings: AppSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("DistillFSS Studio")
+        self.setObjectName("MainWindow")
+        self.settings = settings or load_settings()
+        self.project: Project | None = None
+        self.current: CurrentImage | None = None
+        self.saver = Saver()
+        self.canvas = MaskCanvas()
+        self.setCentralWidget(self.canvas)
+        self.image_panel = ImageListPanel()
+        self.classes_panel = ClassesPanel()
+        self.job_panel = JobPanel()
+        self._add_docks()
+        self.actions_ = build_actions(self)
+        self._build_toolbar()
+        self._build_status_bar()
+        self.thumbs = ThumbnailLoader(self.image_panel.model, self)
+        self.model = ModelController(self)
+        self._connect()
+        self._autosave = QTimer(self)
+        self._autosave.setInterval(AUTOSAVE_MS)
+        self._autosave.timeout.connect(self.save_current)
+        self._autosave.start()
+        self._apply_settings()
+        self._restore_layout()
+        self._refresh_recent()
+
+    # -- construction ----------------------------------------------------------------
+    def _add_docks(self) -> None:
+        areas = Qt.DockWidgetArea
+        for title, widget, area in (("Images", self.image_panel, areas.LeftDockWidgetArea),
+                                    ("Classes", self.classes_panel, areas.RightDockWidgetArea),
+                                    ("Model", self.job_panel, areas.RightDockWidgetArea)):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(f"dock_{title.lower()}")
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+
+    def _build_toolbar(self) -> None:
+        a = self.actions_
+        bar = self.addToolBar("Tools")
+        bar.setObjectName("toolbar_tools")
+        for action in (a.open_folder, None, a.brush, a.eraser, a.fill, a.lasso, None):
+            bar.addSeparator() if action is None else bar.addAction(action)
+        self.brush_size = QSpinBox()
+        self.brush_size.setRange(1, 500)
+        self.brush_size.setSuffix(" px")
+        self.brush_size.setToolTip("Brush radius ([ and ])")
+        bar.addWidget(QLabel(" Size "))
+        bar.addWidget(self.brush_size)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setFixedWidth(110)
+        self.opacity.setToolTip("Overlay opacity")
+        bar.addWidget(QLabel("  Opacity "))
+        bar.addWidget(self.opacity)
+        bar.addSeparator()
+        for action in (a.show_predictions, a.low_confidence, None, a.undo, a.redo, None,
+                       a.fit, a.actual, None, a.learn, a.auto_label):
+            bar.addSeparator() if action is None else bar.addAction(action)
+
+    def _build_status_bar(self) -> None:
+        self.position_label = QLabel()
+        self.device_label = QLabel("Device: –")
+        self.model_status = QLabel("No model")
+        bar = self.statusBar()
+        bar.addWidget(self.position_label, 1)
+        bar.addPermanentWidget(self.model_status)
+        bar.addPermanentWidget(self.device_label)
+
+    def _connect(self) -> None:
+        a, c = self.actions_, self.canvas
+        a.open_folder.triggered.connect(lambda: self.open_folder(None))
+        a.open_demo.triggered.connect(self.open_demo)
+        a.quit.triggered.connect(self.close)
+        a.undo.triggered.connect(lambda: self._history(undo=True))
+        a.redo.triggered.connect(lambda: self._history(undo=False))
+        for name, tool in TOOL_ACTIONS.items():
+            getattr(a, name).triggered.connect(lambda _=False, t=tool: self.set_tool(t))
+        a.bigger.triggered.connect(lambda: self.brush_size.setValue(
+            max(self.brush_size.value() + 1, int(self.brush_size.value() * 1.25))))
+        a.smaller.triggered.connect(lambda: self.brush_size.setValue(
+            min(self.brush_size.value() - 1, int(self.brush_size.value() / 1.25))))
+        a.fit.triggered.connect(c.fit)
+        a.actual.triggered.connect(c.actual_size)
+        a.zoom_in.triggered.connect(lambda: c.zoom_by(1.25))
+        a.zoom_out.triggered.connect(lambda: c.zoom_by(0.8))
+        a.show_predictions.toggled.connect(c.show_predictions)
+        a.low_confidence.toggled.connect(self._on_low_confidence_toggled)
+        a.next_image.triggered.connect(lambda: self.step_image(1))
+        a.previous_image.triggered.connect(lambda: self.step_image(-1))
+        self.brush_size.valueChanged.connect(self._on_brush_size_changed)
+        self.opacity.valueChanged.connect(self._on_opacity_changed)
+        c.stroke_finished.connect(self._on_stroke_finished)
+        c.cursor_moved.connect(self._on_cursor_moved)
+        self.image_panel.image_selected.connect(self.show_image)
+        self.classes_panel.active_class_changed.connect(self._on_active_class_changed)
+        self.classes_panel.classes_changed.connect(self._on_classes_changed)
+        self.classes_panel.class_about_to_be_deleted.connect(self._on_class_deleting)
+        self.classes_panel.class_deleted.connect(self._on_class_deleted)
+        for i in range(1, 10):
+            shortcut = QShortcut(QKeySequence(str(i)), self)
+            shortcut.activated.connect(lambda i=i: self.classes_panel.select_class(i))
+
+    def _apply_settings(self) -> None:
+        s = self.settings
+        self.brush_size.setValue(s.brush_radius)
+        self.opacity.setValue(round(s.overlay_opacity * 100))
+        self._on_opacity_changed(self.opacity.value())
+        tool = Tool(s.tool) if s.tool in Tool._value2member_map_ else Tool.BRUSH
+        getattr(self.actions_, tool.value).setChecked(True)
+        self.set_tool(tool)
+        self.actions_.low_confidence.setChecked(s.show_low_confidence)
+
+    def _restore_layout(self) -> None:
+        qs = QSettings("DistillFSS", "DistillFSS Studio")
+        geometry, state = qs.value("geometry"), qs.value("window_state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 860)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    # -- projects --------------------------------------------------------------------------
+    def open_folder(self, folder: str | Path | None) -> bool:
+        """Open the project of ``folder`` (asks for a folder when None); False on failure."""
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+            if not folder:
+                return False
+        project = self._open_project(Path(folder))
+        if project is None:
+            return False
+        self.close_project()
+        self.project = project
+        self.settings.add_recent(str(project.image_folder))
+        save_settings(self.settings)
+        self._refresh_recent()
+        self._show_project()
+        return True
+
+    def _open_project(self, folder: Path) -> Project | None:
+        chosen = self.settings.project_dirs.get(str(folder.resolve()))
+        try:
+            return Project.open(folder, chosen)
+        except ProjectDirNotWritable:
+            target = QFileDialog.getExistingDirectory(
+                self, "The image folder is read-only: choose where to keep the labels")
+            if not target:
+                return Project.open(folder, read_only=True)
+            self.settings.project_dirs[str(folder.resolve())] = target
+            return Project.open(folder, target)
+        except (OSError, ProjectError) as exc:
+            QMessageBox.warning(self, "Cannot open folder", str(exc))
+            return None
+
+    def _show_project(self) -> None:
+        project = self.project
+        if project is None:
+            return
+        suffix = " (read-only)" if project.read_only else ""
+        self.setWindowTitle(f"{project.image_folder.name}{suffix} – DistillFSS Studio")
+        for warning in project.warnings:
+            QMessageBox.warning(self, "Project", warning)
+        self.classes_panel.set_project(project)
+        self.image_panel.model.reset([(p.name, project.state(p.name)) for p in project.images])
+        self.image_panel.set_counts(project.counts())
+        self.thumbs.load(project)
+        self.model.project_opened(project)
+        if not project.images:
+            self.current = None
+            self.canvas.set_document(None)
+            self.canvas.set_image(None, f"No images in {project.image_folder}\n"
+                                        "(PNG, JPEG, TIFF, BMP and WebP files are listed).")
+            return
+        self.image_panel.select(project.images[0].name)
+
+    def close_project(self) -> None:
+        """Save everything, stop jobs, release the project."""
+        self.thumbs.stop()
+        self.model.stop_all()
+        self.save_current()
+        self._report(self.saver.flush())
+        if self.project is not None:
+            self.project.close()
+        self.project, self.current = None, None
+
+    def open_demo(self) -> None:
+        """Copy the bundled demo images to a writable place and open them."""
+        from app.demo import copy_demo
+
+        try:
+            folder = copy_demo()
+        except OSError as exc:
+            QMessageBox.warning(self, "Demo images", f"Could not copy the demo images: {exc}")
+            return
+        self.open_folder(folder)
+
+    def _refresh_recent(self) -> None:
+        menu = self.recent_menu  # type: ignore[attr-defined]
+        menu.clear()
+        for folder in self.settings.recent_folders:
+            menu.addAction(folder, lambda f=folder: self.open_folder(f))
+        menu.setEnabled(bool(self.settings.recent_folders))
+
+    # -- images ------------------------------------------------------------------------------
+    def show_image(self, name: str) -> None:
+        """Save the current image, then show ``name`` with its labels."""
+        if self.project is None or (self.current is not None and self.current.name == name):
+            return
+        self.save_current()
+        self.current = CurrentImage.load(self.project, name)
+        cur = self.current
+        self.canvas.set_document(cur.document)
+        self.canvas.set_image(cur.rgb, f"Cannot show {name}\n\n{cur.error}")
+        self.canvas.set_prediction(cur.prediction)
+        self.canvas.set_confidence(None, self.settings.low_confidence_threshold)
+        self.canvas.fit()
+        self.image_panel.select(name)
+        self.model.image_shown(cur)
+        self._update_support_action()
+
+    def step_image(self, delta: int) -> None:
+        """Go to the next (1) or previous (-1) image of the filtered list."""
+        name = self.image_panel.step(delta)
+        if name is not None:
+            self.show_image(name)
+
+    def save_current(self) -> None:
+        """Autosave: queue the current labels when they changed."""
+        cur = self.current
+        if self.project is not None and cur is not None and cur.save(self.project, self.saver):
+            self.state_changed(cur.name)
+
+    def state_changed(self, name: str) -> None:
+        """Refresh the badge of ``name`` and the counts."""
+        if self.project is None:
+            return
+        self.image_panel.model.set_state(name, self.project.state(name))
+        self.image_panel.set_counts(self.project.counts())
+        if self.current is not None and self.current.name == name:
+            self._update_support_action()
+
+    def _update_support_action(self) -> None:
+        is_support = (self.project is not None and self.current is not None
+                      and self.project.state(self.current.name) == ImageState.SUPPORT)
+        self.actions_.toggle_support.setText(
+            "Remove from examples" if is_support else "Use as example")
+        self.job_panel.support_button.setText(self.actions_.toggle_support.text())
+
+    # -- slots --------------------------------------------------------------------------------
+    def set_tool(self, tool: Tool) -> None:
+        """Choose the tool the left mouse button uses."""
+        self.canvas.tool = tool
+        self.settings.tool = tool.value
+
+    def _history(self, undo: bool) -> None:
+        doc = self.canvas.document
+        if doc is not None and (doc.undo() if undo else doc.redo()) is not None:
+            self._on_stroke_finished()
+
+    def _on_stroke_finished(self) -> None:
+        self.save_current()  # saved per stroke, off the main thread: a crash loses one stroke
+        if self.current is not None and self.project is not None:
+            labels = self.current.document.labels if self.current.document else None
+            shape = self.image_panel.model.thumb_shape(self.current.name)
+            if labels is not None and shape is not None:
+                from app.thumbs import shrink_labels
+
+                self.image_panel.model.set_overlay(self.current.name, shrink_labels(labels, shape))
+
+    def _on_cursor_moved(self, x: int, y: int, label: int) -> None:
+        names = {c.id: c.name for c in (self.project.classes if self.project else [])}
+        where = f"x {x}, y {y}" if label >= 0 else ""
+        what = names.get(label, "background") if label >= 0 else ""
+        self.position_label.setText(f"{where}   {what}   zoom {self.canvas.zoom * 100:.0f} %")
+
+    def _on_brush_size_changed(self, value: int) -> None:
+        self.canvas.brush_radius = value
+        self.settings.brush_radius = value
+
+    def _on_opacity_changed(self, value: int) -> None:
+        self.canvas.set_opacity(value / 100.0)
+        self.settings.overlay_opacity = value / 100.0
+
+    def _on_low_confidence_toggled(self, on: bool) -> None:
+        self.settings.show_low_confidence = on
+        self.canvas.show_low_confidence(on)
+        if on:
+            self.actions_.show_predictions.setChecked(True)
+
+    def _on_active_class_changed(self, class_id: int) -> None:
+        self.canvas.active_label = class_id
+
+    def _on_classes_changed(self) -> None:
+        if self.project is None:
+            return
+        colors = {c.id: c.color for c in self.project.classes}
+        self.canvas.set_colors(colors)
+        self.image_panel.model.refresh_colors(colors)
+
+    def _on_class_deleting(self, _class_id: int) -> None:
+        self.save_current()
+        self._report(self.saver.flush())
+
+    def _on_class_deleted(self, _class_id: int) -> None:
+        if self.current is not None:  # the masks on disk were remapped: show them
+            name, self.current = self.current.name, None
+            self.show_image(name)
+        if self.project is not None:
+            self.thumbs.load(self.project)
+
+    def _report(self, errors: list[str]) -> None:
+        for error in errors:
+            self.statusBar().showMessage(error, 10000)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.close_project()
+        self._report(self.saver.close())
+        save_settings(self.settings)
+        qs = QSettings("DistillFSS", "DistillFSS Studio")
+        qs.setValue("geometry", self.saveGeometry())
+        qs.setValue("window_state", self.saveState())
+        super().closeEvent(event)
+
+    def central(self) -> QWidget:
+        """The canvas (for tests and screenshots)."""
+        return self.canvas
