@@ -211,7 +211,7 @@ class ImageListPanel(QWidget):
         parts = [f"<span style='color:{STATE_COLORS[s].name()}'>&#9679;</span> {counts[s]} {s.value}"
                  for s in ImageState]
         self.counts_label.setText("&nbsp;&nbsp;".join(parts))
-        self._proxy.invalidateFilter()
+        self._proxy.invalidate()
 
     def select(self, name: str) -> None:
         """Make ``name`` current (shows it even if the filter hid it)."""
@@ -236,7 +236,7 @@ class ImageListPanel(QWidget):
 
     def _on_filter_changed(self) -> None:
         self._proxy.state = self.filter_box.currentData()
-        self._proxy.invalidateFilter()
+        self._proxy.invalidate()
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.canvas import MaskCanvas, Tool
+from app_helpers import _send, drag
 from engine.document import MaskDocument
 
 
@@ -32,22 +33,6 @@ def canvas(qtbot: QtBot) -> MaskCanvas:
 
 def _at(view: MaskCanvas, x: float, y: float) -> QPoint:
     return view.mapFromScene(QPointF(x, y))
-
-
-def _send(view: MaskCanvas, kind: QMouseEvent.Type, pos: QPoint,
-          button: Qt.MouseButton = Qt.MouseButton.LeftButton) -> None:
-    buttons = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseButtonRelease else button
-    event = QMouseEvent(kind, QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), button,
-                        buttons, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(view.viewport(), event)
-
-
-def drag(view: MaskCanvas, points: list[tuple[float, float]]) -> None:
-    """Press at the first point, move through the others, release at the last."""
-    _send(view, QMouseEvent.Type.MouseButtonPress, _at(view, *points[0]))
-    for p in points[1:]:
-        _send(view, QMouseEvent.Type.MouseMove, _at(view, *p))
-    _send(view, QMouseEvent.Type.MouseButtonRelease, _at(view, *points[-1]))
 
 
 def test_brush_stroke_paints_and_undo_redo(canvas: MaskCanvas, qtbot: QtBot) -> None:

@@ -1,0 +1,52 @@
+"""Shared helpers for the GUI tests: synthetic folders and simulated mouse drags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from app.canvas import MaskCanvas
+
+
+def make_folder(folder: Path, n: int = 5, size: tuple[int, int] = (96, 128),
+                seed: int = 0) -> dict[str, np.ndarray]:
+    """Write ``n`` images with bright discs on a noisy dark background; return the truth
+    masks by file name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    h, w = size
+    yy, xx = np.mgrid[:h, :w]
+    truth = {}
+    for i in range(n):
+        mask = np.zeros(size, np.uint8)
+        for _ in range(3):
+            cy, cx, r = rng.integers(15, h - 15), rng.integers(15, w - 15), rng.integers(7, 14)
+            mask[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 1
+        img = rng.normal(40, 10, (h, w, 3))
+        img[mask == 1] = rng.normal(200, 15, (int(mask.sum()), 3))
+        name = f"img{i:02d}.png"
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / name)
+        truth[name] = mask
+    return truth
+
+
+def _send(view: MaskCanvas, kind: QMouseEvent.Type, pos: QPoint,
+          button: Qt.MouseButton = Qt.MouseButton.LeftButton) -> None:
+    buttons = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseButtonRelease else button
+    event = QMouseEvent(kind, QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), button,
+                        buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(view.viewport(), event)
+
+
+def drag(view: MaskCanvas, points: list[tuple[float, float]]) -> None:
+    """Left-press at the first image point, move through the others, release at the last."""
+    at = [view.mapFromScene(QPointF(x, y)) for x, y in points]
+    _send(view, QMouseEvent.Type.MouseButtonPress, at[0])
+    for p in at[1:]:
+        _send(view, QMouseEvent.Type.MouseMove, p)
+    _send(view, QMouseEvent.Type.MouseButtonRelease, at[-1])

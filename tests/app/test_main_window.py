@@ -1,0 +1,162 @@
+"""The main window without a model: painting, autosave, reopen, list, classes, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from app_helpers import drag, make_folder
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from app.settings import load_settings
+from engine.project import ImageState
+
+
+def open_window(qtbot: QtBot, folder: Path) -> MainWindow:
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.open_folder(folder)
+    return window
+
+
+def close_window(qtbot: QtBot, window: MainWindow) -> None:
+    window.close()
+    qtbot.waitUntil(lambda: not window.thumbs.running)
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    make_folder(tmp_path / "images", n=4)
+    return tmp_path / "images"
+
+
+def test_paint_autosave_on_switch_and_reopen(qtbot: QtBot, folder: Path) -> None:
+    window = open_window(qtbot, folder)
+    assert window.current is not None and window.current.name == "img00.png"
+    window.brush_size.setValue(5)
+    drag(window.canvas, [(20, 20), (40, 30), (60, 40)])
+    painted = np.array(window.current.document.labels)  # type: ignore[union-attr]
+    assert painted.any()
+    assert window.project is not None
+    assert window.project.state("img00.png") == ImageState.SUPPORT  # saved per stroke
+    window.actions_.next_image.trigger()
+    assert window.current.name == "img01.png"
+    close_window(qtbot, window)
+
+    again = open_window(qtbot, folder)
+    assert again.project is not None
+    assert again.project.state("img00.png") == ImageState.SUPPORT
+    assert np.array_equal(again.project.load_label("img00.png"), painted)
+    assert again.current is not None and np.array_equal(again.current.document.labels, painted)  # type: ignore[union-attr]
+    close_window(qtbot, again)
+
+
+def test_timer_autosave_and_undo_actions(qtbot: QtBot, folder: Path) -> None:
+    window = open_window(qtbot, folder)
+    drag(window.canvas, [(30, 30)])
+    doc = window.current.document  # type: ignore[union-attr]
+    assert doc is not None and doc.labels[30, 30] == 1
+    window.actions_.undo.trigger()
+    assert doc.labels[30, 30] == 0
+    window.actions_.redo.trigger()
+    assert doc.labels[30, 30] == 1
+    window.saver.flush()
+    assert window.project is not None
+    assert window.project.load_label("img00.png")[30, 30] == 1  # type: ignore[index]
+    close_window(qtbot, window)
+
+
+def test_list_counts_filter_and_navigation(qtbot: QtBot, folder: Path) -> None:
+    window = open_window(qtbot, folder)
+    panel = window.image_panel
+    qtbot.waitUntil(lambda: panel.model.thumb_shape("img03.png") is not None)
+    drag(window.canvas, [(30, 30)])
+    assert "1 support" in panel.counts_label.text()
+    assert "3 unlabelled" in panel.counts_label.text()
+    panel.filter_box.setCurrentIndex(panel.filter_box.findData("support"))
+    assert panel.view.model().rowCount() == 1
+    panel.filter_box.setCurrentIndex(0)
+    window.actions_.next_image.trigger()
+    window.actions_.next_image.trigger()
+    assert window.current is not None and window.current.name == "img02.png"
+    window.actions_.previous_image.trigger()
+    assert window.current.name == "img01.png"
+    # the painted image's thumbnail is tinted with its label
+    row = panel.model.row_of("img00.png")
+    assert panel.model._entries[row].overlay is not None
+    close_window(qtbot, window)
+
+
+def test_classes_add_rename_recolor_delete(qtbot: QtBot, folder: Path) -> None:
+    window = open_window(qtbot, folder)
+    panel, project = window.classes_panel, window.project
+    assert project is not None and [c.name for c in project.classes] == ["object"]
+    panel.add_class("debris")
+    assert window.canvas.active_label == 2
+    drag(window.canvas, [(50, 50)])
+    assert window.current.document.labels[50, 50] == 2  # type: ignore[union-attr]
+    panel.rename_current("dust")
+    panel.recolor_current((1, 2, 250))
+    assert project.class_by_id(2).name == "dust"
+    assert tuple(window.canvas.label_layer._table[2][:3]) == (250, 2, 1)  # BGRA
+    window.actions_  # number keys pick a class
+    panel.select_class(1)
+    assert window.canvas.active_label == 1
+    panel.select_class(2)
+    panel.delete_current(confirm=False)
+    assert [c.name for c in project.classes] == ["object"]
+    assert window.current.document.labels[50, 50] == 0  # type: ignore[union-attr]
+    close_window(qtbot, window)
+
+
+def test_unreadable_image_and_empty_folder(qtbot: QtBot, folder: Path, tmp_path: Path) -> None:
+    (folder / "broken.png").write_bytes(b"not a png at all")
+    window = open_window(qtbot, folder)
+    window.show_image("broken.png")
+    assert window.current is not None and window.current.rgb is None
+    assert "broken.png" in window.canvas._message_item.text()
+    drag(window.canvas, [(5, 5)])  # nothing to paint on, no crash
+    qtbot.waitUntil(lambda: window.image_panel.model._entries[0].error != "")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert window.open_folder(empty)
+    assert "No images" in window.canvas._message_item.text()
+    close_window(qtbot, window)
+
+
+def test_second_window_is_read_only(qtbot: QtBot, folder: Path, monkeypatch: pytest.MonkeyPatch
+                                    ) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: shown.append(a[2]))
+    first = open_window(qtbot, folder)
+    second = open_window(qtbot, folder)
+    assert second.project is not None and second.project.read_only
+    assert "read-only" in second.windowTitle() and shown
+    drag(second.canvas, [(30, 30)])
+    second.save_current()  # nothing is written by a read-only window
+    assert second.project.load_label("img00.png") is None
+    close_window(qtbot, second)
+    close_window(qtbot, first)
+
+
+def test_settings_and_recent_folders_persist(qtbot: QtBot, folder: Path,
+                                             _isolated_settings: Path) -> None:
+    window = open_window(qtbot, folder)
+    window.brush_size.setValue(33)
+    window.opacity.setValue(70)
+    close_window(qtbot, window)
+    data = json.loads((_isolated_settings / "settings.json").read_text())
+    assert data["brush_radius"] == 33 and "tool" not in data  # sparse: defaults left out
+    settings = load_settings()
+    assert settings.recent_folders == [str(folder.resolve())]
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.brush_size.value() == 33 and again.canvas.brush_radius == 33
+    again.close()
