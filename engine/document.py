@@ -17,8 +17,8 @@ a view can repaint only that region.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
