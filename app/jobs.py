@@ -7,6 +7,7 @@ pool; the Qt side only receives small records on the main thread.  Engine module
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -162,11 +163,12 @@ class Job(QObject):
         _LIVE.add(self)  # keep this object alive until its worker has finished
         self._cancelled = False
         self._detached = False
-        self._worker = create_worker(
-            func, *args, **kwargs,
-            _connect={"yielded": self._on_yielded, "returned": self._on_returned,
-                      "errored": self._on_errored, "finished": self._on_finished},
-        )
+        connect: dict[str, Callable[..., Any]] = {
+            "returned": self._on_returned, "errored": self._on_errored,
+            "finished": self._on_finished}
+        if inspect.isgeneratorfunction(func):
+            connect["yielded"] = self._on_yielded
+        self._worker = create_worker(func, *args, **kwargs, _connect=connect)
 
     def cancel(self) -> None:
         """Stop at the next yield (generators) or discard the result (functions)."""

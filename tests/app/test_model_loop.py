@@ -1,0 +1,212 @@
+"""The closed loop wiring (learn, live prediction, auto-label, review, accept) with fast
+stand-in jobs, so the GUI behaviour is tested without training a network."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pytest
+from app_helpers import drag, make_folder
+from pytestqt.qtbot import QtBot
+
+import app.model_controller as mc
+from app.jobs import LabelUpdate, LearnResult, PredictResult, Status
+from app.main_window import MainWindow
+from engine.io import read_image, write_png_atomic
+from engine.project import ImageState
+
+
+@dataclass(frozen=True)
+class FakeProgress:
+    phase: str
+    step: int
+    total_steps: int
+    loss: float
+    elapsed_s: float = 0.0
+    eta_s: float | None = 1.0
+    message: str = ""
+
+
+@dataclass
+class FakeModel:
+    metadata: dict[str, Any] = field(default_factory=lambda: {
+        "loo_miou": 0.72, "loo_iou": {"object": 0.72}, "device": "cpu"})
+
+
+def fake_learn(request: Any, steps: int = 5) -> Iterator[Any]:
+    yield Status("Reading examples")
+    for step in itertools.count(1) if steps < 0 else range(1, steps + 1):
+        np.linalg.svd(np.ones((60, 60)))  # a little real work per step
+        yield FakeProgress("train", step, max(steps, 1), 1.0 / step)
+    path = request.models_dir / "model-test.dfss"
+    path.write_bytes(b"fake model")
+    return LearnResult(FakeModel(), path)
+
+
+def fake_predict(cache: Any, model_path: Path, name: str, image: np.ndarray,
+                 device: Any = None) -> PredictResult:
+    labels = (image.mean(axis=2) > 120).astype(np.uint8)
+    conf = np.where(labels == 1, 0.9, 0.8).astype(np.float32)
+    return PredictResult(name, labels, conf, "cpu")
+
+
+@dataclass(frozen=True)
+class FakeLabelProgress:
+    index: int
+    total: int
+    path: Path
+    status: str
+    message: str
+    labels: np.ndarray | None
+    mean_confidence: float | None
+    images_per_s: float = 10.0
+    eta_s: float | None = 0.5
+
+
+def fake_auto_label(model_path: Path, images: list[Path], output_dir: Path,
+                    thumb_shapes: dict[str, tuple[int, int]], device: Any = None) -> Iterator[Any]:
+    yield Status("Loading the model")
+    for i, path in enumerate(images, 1):
+        out = output_dir / f"{path.stem}.png"
+        if out.exists():
+            yield LabelUpdate(FakeLabelProgress(i, len(images), path, "resumed", "", None, None),
+                              None)
+            continue
+        labels = (read_image(path).mean(axis=2) > 120).astype(np.uint8)
+        write_png_atomic(out, labels)
+        small = np.zeros(thumb_shapes.get(path.name, (4, 4)), np.uint8)
+        yield LabelUpdate(FakeLabelProgress(i, len(images), path, "labelled", "", labels,
+                                            0.5 + 0.1 * i), small)
+
+
+@pytest.fixture()
+def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
+    monkeypatch.setattr(mc, "learn_job", fake_learn)
+    monkeypatch.setattr(mc, "predict_job", fake_predict)
+    monkeypatch.setattr(mc, "auto_label_job", fake_auto_label)
+    make_folder(tmp_path / "images", n=5)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_folder(tmp_path / "images")
+    yield w
+    w.close()
+
+
+def paint_two(window: MainWindow) -> None:
+    for _ in range(2):
+        drag(window.canvas, [(30, 30), (40, 40)])
+        window.step_image(1)
+
+
+def test_learn_saves_model_and_shows_prediction(qtbot: QtBot, window: MainWindow) -> None:
+    paint_two(window)
+    with qtbot.waitSignals([window.model.learned, window.model.predicted], timeout=10_000):
+        window.actions_.learn.trigger()
+    project = window.project
+    assert project is not None and project.active_model == "model-test.dfss"
+    assert "72 %" in window.job_panel.model_label.text()
+    assert "Good" in window.job_panel.model_label.text()
+    assert "72 %" in window.model_status.text()
+    assert window.canvas.prediction_layer.labels is not None
+    assert "CPU" in window.device_label.text()
+    qtbot.waitUntil(lambda: window.job_panel.learn_button.isEnabled())
+
+
+def test_learn_without_examples_explains(qtbot: QtBot, window: MainWindow,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: told.append(a[2]))
+    window.actions_.learn.trigger()
+    assert told and "Paint" in told[0] and window.model.learn is None
+
+
+def test_cancel_learning_keeps_previous_model(qtbot: QtBot, window: MainWindow,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    paint_two(window)
+    with qtbot.waitSignal(window.model.learned, timeout=10_000):
+        window.actions_.learn.trigger()
+    qtbot.waitUntil(lambda: window.model.learn is None)
+    def endless(request: Any) -> Iterator[Any]:
+        return (yield from fake_learn(request, steps=-1))  # never ends
+
+    monkeypatch.setattr(mc, "learn_job", endless)
+    window.actions_.learn.trigger()
+    job = window.model.learn
+    assert job is not None
+    with qtbot.waitSignal(job.yielded):
+        pass
+    assert window.job_panel.cancel_button.isVisible()
+    with qtbot.waitSignal(job.finished) as blocker:
+        window.actions_.cancel_job.trigger()
+    assert blocker.args == [True]
+    assert window.project is not None and window.project.active_model == "model-test.dfss"
+    assert "previous model is kept" in window.job_panel.detail.text()
+
+
+def test_auto_label_review_accept_and_resume(qtbot: QtBot, window: MainWindow) -> None:
+    project = window.project
+    assert project is not None
+    paint_two(window)
+    human = project.label_path("img00.png")
+    with qtbot.waitSignal(window.model.learned, timeout=10_000):
+        window.actions_.learn.trigger()
+    qtbot.waitUntil(lambda: window.model.learn is None)
+    window.saver.flush()
+    human_bytes = human.read_bytes()
+    qtbot.waitUntil(lambda: window.image_panel.model.thumb_shape("img04.png") is not None)
+    with qtbot.waitSignal(window.model.labelled, timeout=10_000) as blocker:
+        window.actions_.auto_label.trigger()
+    assert blocker.args == [False]
+    counts = project.counts()
+    assert counts[ImageState.PREDICTED] == 3 and counts[ImageState.SUPPORT] == 2
+    assert human.read_bytes() == human_bytes  # a human label is never overwritten
+    assert not project.prediction_path("img00.png").exists()
+    model = window.image_panel.model
+    assert model._entries[model.row_of("img04.png")].overlay is not None
+    assert "3 predicted" in window.image_panel.counts_label.text()
+
+    window.show_image("img00.png")
+    window.actions_.review_next.trigger()  # least confident first
+    assert window.current is not None and window.current.name == project.review_queue()[0]
+    first = window.current.name
+    window.actions_.accept.trigger()
+    assert project.state(first) == ImageState.REVIEWED
+    window.saver.flush()
+    assert np.array_equal(project.load_label(first), project.load_prediction(first))
+    assert window.current.name != first  # moved on to the next one
+    window.actions_.toggle_support.trigger()
+    assert project.state(window.current.name) == ImageState.SUPPORT
+
+    # Auto-label again: done images are skipped (resumed), reviewed labels stay
+    with qtbot.waitSignal(window.model.labelled, timeout=10_000):
+        window.actions_.auto_label.trigger()
+    assert project.state(first) == ImageState.REVIEWED
+
+
+def test_cancel_auto_label(qtbot: QtBot, window: MainWindow,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    paint_two(window)
+    with qtbot.waitSignal(window.model.learned, timeout=10_000):
+        window.actions_.learn.trigger()
+    qtbot.waitUntil(lambda: window.model.learn is None)
+
+    def endless(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        yield from fake_auto_label(*args, **kwargs)
+        while True:
+            yield Status("waiting")
+
+    monkeypatch.setattr(mc, "auto_label_job", endless)
+    with qtbot.waitSignal(window.model.labelled, timeout=10_000) as blocker:
+        window.actions_.auto_label.trigger()
+        qtbot.waitUntil(lambda: window.project is not None
+                        and window.project.counts()[ImageState.PREDICTED] == 3)
+        window.actions_.cancel_job.trigger()
+    assert blocker.args == [True]
+    assert "Cancelled" in window.job_panel.detail.text()
