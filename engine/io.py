@@ -58,7 +58,7 @@ class ImageReadError(ValueError):
 
 
 def display_name(path: str | os.PathLike) -> str:
-    """Return ``path`` as printable text: undecodable bytes of the name appear as ``\\xNN``."""
+    r"""Return ``path`` as printable text: undecodable bytes of the name appear as ``\xNN``."""
     return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
 
 
