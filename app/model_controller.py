@@ -172,11 +172,11 @@ class ModelController(QObject):
         meta = dict(getattr(result.model, "metadata", {}) or {})
         project.active_model = result.path.name
         project.model_info = {"loo_miou": meta.get("loo_miou"), "loo_iou": meta.get("loo_iou", {}),
-                              "device": str(meta.get("device", ""))}
+                              "device": str(meta.get("train_device") or meta.get("device") or "")}
         self.w.saver.save_project(project)
         self._predictors.clear()
         self._show_model(result.path.name, meta.get("loo_miou"), meta.get("loo_iou", {}),
-                         str(meta.get("device", "")))
+                         str(meta.get("train_device") or meta.get("device") or ""))
         if self.w.current is not None:
             self.image_shown(self.w.current)  # the new model's overlay, at once
         self.learned.emit(result.path)
