@@ -135,38 +135,45 @@ class Project:
         if not path.exists():
             return
         try:
-            data = _parse(path.read_bytes())
+            self._apply(_parse(path.read_bytes()))
         except (ValueError, OSError) as exc:
             self.warnings.append(f"project.json is damaged ({exc}); the last good copy is used.")
-            data = self._recover(path)
+            self._recover(path)
         else:
             if not self.read_only:
                 shutil.copyfile(path, self.root / "project.json.bak")
-        if data is not None:
-            self._apply(data)
-        else:  # nothing readable: the mask files still say which images were worked on
-            names = {p.stem: p.name for p in self.images}
-            for sub, state in (("predictions", ImageState.PREDICTED), ("labels", ImageState.SUPPORT)):
-                for png in sorted((self.root / sub).glob("*.png")):
-                    if png.stem in names:
-                        self._images[names[png.stem]] = {"state": state.value}
 
-    def _recover(self, path: Path) -> dict[str, Any] | None:
+    def _recover(self, path: Path) -> None:
         if not self.read_only:
             shutil.copyfile(path, self.root / "project.json.damaged")
-        backup = self.root / "project.json.bak"
         try:
-            return _parse(backup.read_bytes())
+            self._apply(_parse((self.root / "project.json.bak").read_bytes()))
+            return
         except (ValueError, OSError):
             self.warnings.append("No intact backup; image states rebuilt from the mask files.")
-            return None
+        self.classes, self._images, self.active_model, self.model_info = [], {}, None, {}
+        names = {p.stem: p.name for p in self.images}
+        for sub, state in (("predictions", ImageState.PREDICTED), ("labels", ImageState.SUPPORT)):
+            for png in sorted((self.root / sub).glob("*.png")):
+                if png.stem in names:
+                    self._images[names[png.stem]] = {"state": state.value}
 
     def _apply(self, data: dict[str, Any]) -> None:
-        self.classes = [LabelClass(int(c["id"]), str(c["name"]), tuple(c["color"]))  # type: ignore[arg-type]
-                        for c in data.get("classes", [])]
-        self._images = {str(k): dict(v) for k, v in data.get("images", {}).items()}
-        self.active_model = data.get("active_model")
-        self.model_info = dict(data.get("model_info") or {})
+        """Take the contents of a parsed project.json; ValueError when it is malformed."""
+        try:
+            classes = [LabelClass(int(c["id"]), str(c["name"]),
+                                  (int(c["color"][0]), int(c["color"][1]), int(c["color"][2])))
+                       for c in data.get("classes", [])]
+            images = {str(k): dict(v) for k, v in data.get("images", {}).items()}
+            model = data.get("active_model")
+            info = dict(data.get("model_info") or {})
+        except (TypeError, KeyError, IndexError, AttributeError, ValueError) as exc:
+            raise ValueError(f"malformed contents: {exc!r}") from None
+        if sorted(c.id for c in classes) != list(range(1, len(classes) + 1)):
+            raise ValueError("class ids are not 1..N")
+        self.classes, self._images = classes, images
+        self.active_model = model if isinstance(model, str) else None
+        self.model_info = info
 
     def to_json(self) -> dict[str, Any]:
         """The contents of ``project.json`` as a dict."""

@@ -198,3 +198,31 @@ def test_unwritable_default_dir_is_reported(folder: Path, tmp_path: Path,
     project = Project.open(folder, tmp_path / "chosen")
     assert project.to_json()["image_folder"] == str(folder.resolve())
     project.close()
+
+
+def test_malformed_contents_count_as_damage(folder: Path) -> None:
+    project = Project.open(folder)
+    project.add_class("kept")
+    project.close()
+    Project.open(folder).close()
+    root = folder / ".distillfss"
+    (root / "project.json").write_text(json.dumps(
+        {"schema_version": 1, "classes": [{"id": 1, "name": "x"}], "images": []}))
+    again = Project.open(folder)
+    assert any("damaged" in w for w in again.warnings)
+    assert [c.name for c in again.classes] == ["kept"]
+    again.close()
+
+
+def test_no_backup_rebuilds_states_from_mask_files(folder: Path) -> None:
+    project = Project.open(folder)
+    project.add_class("x")
+    project.save_label("img2.png", np.ones((20, 30), np.uint8))
+    project.close()
+    root = folder / ".distillfss"
+    (root / "project.json").write_text("garbage")
+    (root / "project.json.bak").write_text("garbage too")
+    again = Project.open(folder)
+    assert again.state("img2.png") == ImageState.SUPPORT
+    assert again.state("img1.png") == ImageState.UNLABELLED
+    again.close()

@@ -1,0 +1,126 @@
+"""Learn and auto-label through the GUI with the real engine on a tiny synthetic set."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+from app_helpers import make_folder
+from PySide6.QtCore import QTimer
+from pytestqt.qtbot import QtBot
+
+from app.main_window import MainWindow
+from engine.project import ImageState
+
+for _module in ("engine.train", "engine.predict", "engine.batch", "engine.modelfile"):
+    pytest.importorskip(_module)
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config() -> object:
+    from engine.train import LearnConfig
+
+    return LearnConfig(input_size=128, crop=96, total_views=6, max_steps=12, min_steps=4,
+                       loo_steps=0, time_budget_s=20, seed=0)
+
+
+@pytest.fixture()
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[MainWindow, dict[str, np.ndarray]]]:
+    truth = make_folder(tmp_path / "images", n=6)
+    w = MainWindow()
+    qtbot.addWidget(w)
+    w.show()
+    assert w.open_folder(tmp_path / "images")
+    w.model.learn_config = tiny_config()
+    for name in list(truth)[:3]:  # paint the truth of three images through the document
+        w.show_image(name)
+        assert w.current is not None and w.current.document is not None
+        w.current.document.replace(truth[name])
+        w.canvas.stroke_finished.emit()
+    yield w, truth
+    w.close()
+
+
+class GapMeter:
+    """Records the longest gap between ticks of a 10 ms main-thread timer."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer(interval=10)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.perf_counter()
+        self.worst = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.timer.start()
+
+
+def test_learn_shows_overlay_and_ui_stays_responsive(
+        qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
+    w, _truth = window
+    w.show_image("img05.png")
+    meter = GapMeter()
+    meter.start()
+    with qtbot.waitSignal(w.model.learned, timeout=180_000):
+        w.actions_.learn.trigger()
+    meter.timer.stop()
+    with qtbot.waitSignal(w.model.predicted, timeout=60_000):
+        pass
+    assert w.project is not None and w.project.model_path is not None
+    assert w.canvas.prediction_layer.labels is not None
+    assert w.current is not None and w.current.confidence is not None
+    assert meter.worst < 0.1, f"the event loop stalled for {meter.worst * 1000:.0f} ms"
+
+
+def test_cancel_learning(qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
+    w, _truth = window
+    w.actions_.learn.trigger()
+    job = w.model.learn
+    assert job is not None
+    with qtbot.waitSignal(job.yielded, timeout=30_000):
+        pass
+    with qtbot.waitSignal(job.finished, timeout=30_000) as blocker:
+        w.actions_.cancel_job.trigger()
+    assert blocker.args == [True]
+    assert w.project is not None and w.project.active_model is None
+
+
+def test_auto_label_cancel_resume_keeps_human_labels(
+        qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
+    w, truth = window
+    project = w.project
+    assert project is not None
+    with qtbot.waitSignal(w.model.learned, timeout=180_000):
+        w.actions_.learn.trigger()
+    qtbot.waitUntil(lambda: w.model.learn is None, timeout=30_000)
+    w.saver.flush()
+    human = {n: project.label_path(n).read_bytes() for n in list(truth)[:3]}
+    qtbot.waitUntil(lambda: not w.thumbs.running, timeout=30_000)
+    # cancel after the first labelled image ...
+    w.actions_.auto_label.trigger()
+    job = w.model.label
+    assert job is not None
+    qtbot.waitUntil(lambda: project.counts()[ImageState.PREDICTED] >= 1, timeout=60_000)
+    with qtbot.waitSignal(w.model.labelled, timeout=60_000):
+        w.actions_.cancel_job.trigger()
+    # ... then resume: the rest gets labelled
+    with qtbot.waitSignal(w.model.labelled, timeout=120_000) as blocker:
+        w.actions_.auto_label.trigger()
+    assert blocker.args == [False]
+    assert project.counts()[ImageState.PREDICTED] == 3
+    for name in list(truth)[3:]:
+        assert project.prediction_path(name).exists()
+        row = w.image_panel.model.row_of(name)
+        assert w.image_panel.model._entries[row].overlay is not None
+    for name, data in human.items():
+        assert project.label_path(name).read_bytes() == data
+        assert project.state(name) == ImageState.SUPPORT
