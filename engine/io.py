@@ -59,7 +59,11 @@ class ImageReadError(ValueError):
 
 def display_name(path: str | os.PathLike) -> str:
     r"""Return ``path`` as printable text: undecodable bytes of the name appear as ``\xNN``."""
-    return os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
+    text = os.fspath(path)
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # lone surrogates that did not come from a file name
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

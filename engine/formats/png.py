@@ -1,7 +1,8 @@
 """PNG label maps (``<stem>.png``, pixel value = class id), both directions.
 
 Export writes palette PNGs (the palette shows the class colours, the pixel values stay the
-class ids), so any tool that reads the raw values gets the ids.  Import accepts palette,
+class ids), so any tool that reads the raw values gets the ids, and ``classes.json``
+(``{"classes": [{"id", "name", "color"}]}``), so that names survive an import.  Import accepts palette,
 grey, 16-bit and 0/255 binary masks (see :func:`engine.io.read_mask`); holes are pixels,
 so they are kept exactly.
 """
@@ -14,8 +15,12 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from engine.io import ImageReadError, display_name, list_images, read_mask, write_png_atomic
-from engine.formats._common import FormatError, ImportedLabels, Sample
+from engine.io import (ImageReadError, display_name, list_images, read_mask, write_png_atomic,
+                       write_text_atomic)
+from engine.formats._common import (FormatError, ImportedLabels, Sample, class_names, dump_json,
+                                    load_json)
+
+CLASSES_FILE = "classes.json"
 
 _FALLBACK = ((255, 64, 64), (64, 160, 255), (80, 220, 100), (255, 200, 40),
              (200, 90, 255), (0, 220, 220), (255, 120, 200), (160, 120, 60))
@@ -50,6 +55,9 @@ def export_png(samples: Iterable[Sample], classes: Any, out_dir: str | os.PathLi
     out_dir : path
     """
     pal = palette(classes)
+    names = class_names(classes)
+    write_text_atomic(Path(out_dir) / CLASSES_FILE, dump_json({"classes": [
+        {"id": k, "name": v, "color": list(pal[k])} for k, v in names.items()]}))
     written = []
     for s in samples:
         path = Path(out_dir) / f"{s.stem}.png"
@@ -64,7 +72,8 @@ def import_png(path: str | os.PathLike) -> ImportedLabels:
     """Read one mask image, or every image in a folder, as label maps.
 
     A ``masks`` subfolder is used when ``path`` has one (the dataset layout).  The ids in
-    the files are kept; ``classes`` maps each id found to ``""`` (no name known).
+    the files are kept; ``classes`` maps each id found to its name from a ``classes.json``
+    beside the masks, or to ``""`` (no name known).
     Unreadable files are skipped with a note.
 
     Raises
@@ -89,5 +98,16 @@ def import_png(path: str | os.PathLike) -> ImportedLabels:
         for v in np.unique(mask):
             if v:
                 out.classes.setdefault(int(v), "")
-    out.classes = dict(sorted(out.classes.items()))
+    known = _names_beside(path if path.is_dir() else path.parent, out)
+    out.classes = {k: known.get(k, "") for k in sorted(out.classes)}
     return out
+
+
+def _names_beside(folder: Path, out: ImportedLabels) -> dict[int, str]:
+    if not (folder / CLASSES_FILE).is_file():
+        return {}
+    try:
+        return class_names(load_json(folder / CLASSES_FILE)["classes"])
+    except (FormatError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        out.notes.append(f"{display_name(folder / CLASSES_FILE)}: class names ignored ({exc})")
+        return {}

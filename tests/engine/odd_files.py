@@ -33,7 +33,7 @@ class OddFile:
 
 
 def gradient_rgb(h: int = H, w: int = W) -> np.ndarray:
-    """A smooth ``(h, w, 3) uint8`` test image (JPEG-friendly, orientation-revealing)."""
+    """Return a smooth ``(h, w, 3) uint8`` test image (JPEG-friendly, orientation-revealing)."""
     y, x = np.mgrid[0:h, 0:w]
     return np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1),
                      (x + y) * 255 // max(h + w - 2, 1)], -1).astype(np.uint8)
@@ -128,7 +128,7 @@ def make_odd_folder(folder: Path, big: bool = False) -> list[OddFile]:
 
 
 def make_big_jpeg(path: Path, width: int = 12000, height: int = 9000) -> OddFile:
-    """A mostly-constant ``width x height`` greyscale JPEG with a bright square (fast to write)."""
+    """Write a mostly-constant greyscale JPEG with a bright square (fast to write)."""
     arr = np.full((height, width), 90, np.uint8)
     arr[height // 4: height // 2, width // 4: width // 2] = 200
     Image.fromarray(arr).save(path, quality=80)

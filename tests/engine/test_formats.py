@@ -219,3 +219,79 @@ def test_export_is_atomic_no_temp_files_left(tmp_path: Path) -> None:
     assert not leftovers
     assert os.path.exists(tmp_path / "coco" / "annotations.json")
     assert (tmp_path / "yolo" / "data.yaml").exists() and (tmp_path / "labelme" / "a.json").exists()
+
+
+# -- distillfss export / import --------------------------------------------------------------
+def _cli(*argv: str) -> int:
+    import argparse
+
+    from engine.formats.cli import register
+
+    parser = argparse.ArgumentParser(prog="distillfss")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def _project_with_labels(folder: Path, maps: dict[str, np.ndarray]) -> None:
+    from engine.project import Project
+
+    _write_images(folder, maps)
+    project = Project.open(folder)
+    project.add_class("nucleus")
+    project.add_class("weed")
+    for stem, lab in maps.items():
+        if lab.any():
+            project.save_label(f"{stem}.jpg", lab)
+    project.close()
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+def test_cli_export_then_import_into_a_fresh_project(fmt: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    from engine.project import Project
+
+    maps = {"a": nested_map(), "b c": nested_map()[:, ::-1].copy(), "none": np.zeros((60, 80),
+                                                                                     np.uint8)}
+    _project_with_labels(tmp_path / "src", maps)
+    assert _cli("export", "--project", str(tmp_path / "src"), "--format", fmt,
+                "--out", str(tmp_path / "out")) == 0
+    assert "exported 2 labels" in capsys.readouterr().out
+    _write_images(tmp_path / "dst", maps)
+    code = _cli("import", "--format", fmt, "--input", str(tmp_path / "out"),
+                "--project", str(tmp_path / "dst"))
+    assert code == 0, capsys.readouterr().err
+    project = Project.open(tmp_path / "dst", read_only=True)
+    assert [c.name for c in project.classes] == ["nucleus", "weed"]
+    for stem in ("a", "b c"):
+        assert np.array_equal(project.load_label(f"{stem}.jpg"), maps[stem]), (fmt, stem)
+        assert project.state(f"{stem}.jpg").value == "support"
+    assert project.load_label("none.jpg") is None
+
+
+def test_cli_import_skips_with_one_line_each_and_exit_3(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    masks = tmp_path / "masks"
+    write_png_atomic(masks / "a.png", nested_map())
+    write_png_atomic(masks / "small.png", np.ones((5, 5), np.uint8))
+    write_png_atomic(masks / "stranger.png", np.ones((5, 5), np.uint8))
+    (masks / "broken.png").write_bytes(b"not a png")
+    _project_with_labels(tmp_path / "p", {"a": np.zeros((60, 80), np.uint8),
+                                          "small": np.zeros((6, 6), np.uint8)})
+    assert _cli("import", "--format", "png", "--input", str(masks),
+                "--project", str(tmp_path / "p")) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3, err
+    assert any("broken.png" in e for e in err) and any("stranger" in e for e in err)
+    assert any("small.jpg" in e and "5x5" in e for e in err)
+    capsys.readouterr()
+    assert _cli("import", "--format", "png", "--input", str(masks / "a.png"),
+                "--project", str(tmp_path / "p")) == 3   # already labelled: kept
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_cli_export_without_project_fails_cleanly(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    assert _cli("export", "--project", str(tmp_path), "--format", "coco",
+                "--out", str(tmp_path / "o")) == 1
+    assert "no DistillFSS project" in capsys.readouterr().err
