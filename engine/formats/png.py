@@ -2,9 +2,9 @@
 
 Export writes palette PNGs (the palette shows the class colours, the pixel values stay the
 class ids), so any tool that reads the raw values gets the ids, and ``classes.json``
-(``{"classes": [{"id", "name", "color"}]}``), so that names survive an import.  Import accepts palette,
-grey, 16-bit and 0/255 binary masks (see :func:`engine.io.read_mask`); holes are pixels,
-so they are kept exactly.
+(``{"classes": [{"id", "name", "color"}]}``), so that names survive an import.  Import
+accepts palette, grey, 16-bit and 0/255 binary masks (see :func:`engine.io.read_mask`);
+holes are pixels, so they are kept exactly.
 """
 
 from __future__ import annotations
