@@ -143,7 +143,7 @@ def read_pillow(path: Path, max_side: int | None = None) -> np.ndarray:
         check_pixels(*im.size)
         if getattr(im, "n_frames", 1) > 1 and im.format == "TIFF":
             warn_multipage(path, im.n_frames)
-        if max_side and im.format == "JPEG":
+        if max_side and im.format in ("JPEG", "MPO"):
             scale = max_side / max(im.size)
             if scale < 1:  # JPEG decodes at 1/2, 1/4 or 1/8 size for free
                 im.draft(None, (max(1, int(im.size[0] * scale)), max(1, int(im.size[1] * scale))))
