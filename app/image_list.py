@@ -111,6 +111,11 @@ class ImageListModel(QAbstractListModel):
         """Set the small label map tinted over the thumbnail of ``name``."""
         self._update(name, overlay=small_labels)
 
+    def has_overlay(self, name: str) -> bool:
+        """True when ``name`` already shows a label tint."""
+        row = self.row_of(name)
+        return row >= 0 and self._entries[row].overlay is not None
+
     def thumb_shape(self, name: str) -> tuple[int, int] | None:
         """(h, w) of the thumbnail of ``name``, when it is loaded."""
         row = self.row_of(name)

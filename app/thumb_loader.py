@@ -21,11 +21,8 @@ class ThumbnailLoader(QObject):
     def load(self, project: Project) -> None:
         """(Re)load every thumbnail of ``project``."""
         self.stop()
-        items = []
-        for path in project.images:
-            label = project.label_path(path.name)
-            mask = label if label.exists() else project.prediction_path(path.name)
-            items.append((path.name, path, mask))
+        items = [(p.name, p, (project.label_path(p.name), project.prediction_path(p.name)))
+                 for p in project.images]
         job = self._job = Job(thumbnail_job, items)
         job.yielded.connect(self._on_thumbnail)
         job.finished.connect(lambda _cancelled: self._on_finished(job))
@@ -44,8 +41,8 @@ class ThumbnailLoader(QObject):
     def _on_thumbnail(self, item: tuple) -> None:
         name, thumb, small, error = item
         self.model.set_thumbnail(name, thumb, error)
-        if small is not None:
-            self.model.set_overlay(name, small)
+        if small is not None and not self.model.has_overlay(name):
+            self.model.set_overlay(name, small)  # a stroke made meanwhile is newer: keep it
 
     def _on_finished(self, job: Job) -> None:
         if self._job is job:

@@ -50,21 +50,23 @@ def _read_preview(path: Path) -> np.ndarray:
     return read_image_preview(path, 4 * THUMB)
 
 
-def thumbnail_job(items: Sequence[tuple[str, Path, Path | None]]
+def thumbnail_job(items: Sequence[tuple[str, Path, Sequence[Path]]]
                   ) -> Iterator[tuple[str, np.ndarray | None, np.ndarray | None, str]]:
-    """For each ``(name, image path, mask path or None)`` yield
-    ``(name, thumb rgb or None, thumb labels or None, error message)``.
-    Runs in a worker thread."""
-    for name, image_path, mask_path in items:
+    """For each ``(name, image path, mask paths)`` yield
+    ``(name, thumb rgb or None, thumb labels or None, error message)``; the first mask path
+    that exists (human label, then prediction) tints the thumbnail.  Worker thread."""
+    for name, image_path, mask_paths in items:
         try:
             thumb = shrink(_read_preview(image_path))
         except (ImageReadError, OSError, ValueError) as exc:
             yield name, None, None, str(exc)
             continue
         small = None
-        if mask_path is not None and mask_path.exists():
-            try:
-                small = shrink_labels(read_mask(mask_path), thumb.shape[:2])
-            except (ImageReadError, OSError, ValueError):
-                small = None
+        for mask_path in mask_paths:
+            if mask_path.exists():
+                try:
+                    small = shrink_labels(read_mask(mask_path), thumb.shape[:2])
+                except (ImageReadError, OSError, ValueError):
+                    continue
+                break
         yield name, thumb, small, ""
