@@ -107,6 +107,7 @@ def _auto_label(model_path: Path, images: Sequence[Path], output_dir: Path,
                 thumb_shapes: dict[str, tuple[int, int]], device: str | None,
                 batch_size: int) -> Iterator[Any]:
     from engine.batch import label_folder
+
     from engine.predict import Predictor
 
     yield Status("Loading the model")

@@ -157,13 +157,13 @@ class MaskDocument:
         mask = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
         p0 = (round(x0) - rx0, round(y0) - ry0)
         p1 = (round(x1) - rx0, round(y1) - ry0)
-        thickness = max(1, int(round(2 * r)))
+        thickness = max(1, round(2 * r))
         if thickness <= 1:
             cv2.line(mask, p0, p1, 1, 1)
         else:
             cv2.line(mask, p0, p1, 1, thickness, lineType=cv2.LINE_8)
-            cv2.circle(mask, p0, int(round(r)), 1, -1)
-            cv2.circle(mask, p1, int(round(r)), 1, -1)
+            cv2.circle(mask, p0, round(r), 1, -1)
+            cv2.circle(mask, p1, round(r), 1, -1)
         return self._apply(region, mask.astype(bool), label)
 
     def fill_polygon(self, points: Sequence[tuple[float, float]], label: int) -> Region | None:

@@ -6,13 +6,13 @@ import time
 
 import numpy as np
 import pytest
+from app_helpers import _send, drag
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.canvas import MaskCanvas, Tool
-from app_helpers import _send, drag
 from engine.document import MaskDocument
 
 

@@ -104,7 +104,6 @@ def test_classes_add_rename_recolor_delete(qtbot: QtBot, folder: Path) -> None:
     panel.recolor_current((1, 2, 250))
     assert project.class_by_id(2).name == "dust"
     assert tuple(window.canvas.label_layer._table[2][:3]) == (250, 2, 1)  # BGRA
-    window.actions_  # number keys pick a class
     panel.select_class(1)
     assert window.canvas.active_label == 1
     panel.select_class(2)
