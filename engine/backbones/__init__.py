@@ -1,0 +1,92 @@
+"""Registry of frozen feature backbones.
+
+A backbone is an ``nn.Module`` whose ``forward(x)`` takes a normalised ``(B, 3, H, W)`` float
+tensor (H, W multiples of 32) and returns a list of tap feature maps, one per entry of its
+``taps`` (:class:`TapSpec`).  Register new ones with :func:`register_backbone`; nothing else in
+the engine needs to change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class TapSpec:
+    """One tapped block output.
+
+    Attributes
+    ----------
+    stride : int
+        Downsampling factor of the map (2, 4, 8, 16 or 32).
+    channels : int
+        Channels of the map.
+    group : str
+        Taps of the same group share one attention block (and one student extractor);
+        taps with stride <= 4 get no attention and only feed skips (``group == "skip"``).
+    """
+
+    stride: int
+    channels: int
+    group: str
+
+
+class Backbone(nn.Module):
+    """Base class: frozen, eval-mode feature extractor with ImageNet-style normalisation."""
+
+    taps: tuple[TapSpec, ...] = ()
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def freeze(self) -> "Backbone":
+        """Freeze all parameters and keep BatchNorm in eval mode (method.md §4.3 quirk fixed)."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+        return self.eval()
+
+    def train(self, mode: bool = True) -> "Backbone":  # noqa: D102 - always eval
+        return super().train(False)
+
+    def normalize(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` uint8 or 0..255 float -> normalised float32."""
+        x = images_uint8.float() / 255.0
+        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
+        return (x - mean) / std
+
+
+_REGISTRY: dict[str, Callable[..., Backbone]] = {}
+
+
+def register_backbone(name: str, builder: Callable[..., Backbone]) -> None:
+    """Register ``builder(**kwargs) -> Backbone`` under ``name``."""
+    _REGISTRY[name] = builder
+
+
+def available_backbones() -> list[str]:
+    """Names of the registered backbones."""
+    return sorted(_REGISTRY)
+
+
+def build_backbone(name: str, **kwargs) -> Backbone:
+    """Build a registered backbone with its weights loaded, frozen and in eval mode."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())}")
+    return _REGISTRY[name](**kwargs).freeze()
+
+
+def _register_defaults() -> None:
+    from . import efficientnet_lite, resnet
+
+    register_backbone("efficientnet_lite0", efficientnet_lite.build_lite0)
+    register_backbone("resnet50", resnet.build_resnet50)
+
+
+_register_defaults()
+
+__all__ = ["Backbone", "TapSpec", "available_backbones", "build_backbone", "register_backbone",
+           "torch"]

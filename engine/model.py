@@ -1,0 +1,131 @@
+"""The segmentation model: frozen backbone + DCAMA-style teacher + ConvDist student + shared head.
+
+Shapes used throughout (B = batch, S = support shots, N = number of foreground classes):
+
+- backbone taps: list of ``(B, C_t, H/s_t, W/s_t)`` float32 maps (see ``engine.backbones``)
+- coarse maps: ``dict[stride, Tensor (B, N, T_s, H/s, W/s)]`` for strides 8, 16, 32 — one
+  1-channel map per class and per attention tap (T_s taps at that stride)
+- logits: ``(B, 1 + N, H, W)`` float32, channel 0 = background, 1..N = classes
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .backbones import Backbone, TapSpec, build_backbone
+from .student import ConvDistStudent
+from .head import SharedHead
+from .teacher import MaskAttentionTeacher
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """A foreground class: ``id`` (1..N, the value in label maps), ``name``, ``color`` (RGB)."""
+
+    id: int
+    name: str
+    color: tuple[int, int, int] = (255, 0, 0)
+
+
+DEFAULT_COLORS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+                  (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212))
+
+
+def default_classes(n: int) -> list[ClassInfo]:
+    """``n`` classes named ``class1..classN`` with distinct colours."""
+    return [ClassInfo(i, f"class{i}", DEFAULT_COLORS[(i - 1) % len(DEFAULT_COLORS)])
+            for i in range(1, n + 1)]
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """Architecture of the trainable parts (everything but the backbone).
+
+    ``mix_width``: channels of the multi-scale mixer (method.md: 128; 32 here for CPU speed).
+    ``student_width``: hidden channels of each ConvDist block (method.md: = backbone channels).
+    ``decoder_widths``: channels at strides 8, 4, 2 of the decoder.
+    ``heads``: attention heads; ``attn_dropout``: dropout on attention probabilities.
+    """
+
+    backbone: str = "efficientnet_lite0"
+    mix_width: int = 32
+    student_width: int = 32
+    decoder_widths: tuple[int, int, int] = (32, 24, 12)
+    heads: int = 8
+    attn_dropout: float = 0.0
+
+
+class SegModel(nn.Module):
+    """Backbone + teacher + student + shared head, with class list and metadata.
+
+    Use :meth:`features`, then :meth:`student_logits` (inference, no supports) or
+    :meth:`teacher_logits` (few-shot, with supports).
+    """
+
+    def __init__(self, classes: list[ClassInfo], config: HeadConfig = HeadConfig(),
+                 backbone: Backbone | None = None, metadata: dict | None = None) -> None:
+        super().__init__()
+        if not classes:
+            raise ValueError("a model needs at least one class")
+        self.classes = list(classes)
+        self.config = config
+        self.metadata = dict(metadata or {})
+        self.backbone = backbone if backbone is not None else build_backbone(config.backbone)
+        taps: tuple[TapSpec, ...] = self.backbone.taps
+        n = len(self.classes)
+        self.teacher = MaskAttentionTeacher(taps, config.heads, config.attn_dropout)
+        self.student = ConvDistStudent(taps, n, config.student_width)
+        self.head = SharedHead(taps, config.mix_width, config.decoder_widths)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of foreground classes N."""
+        return len(self.classes)
+
+    def config_dict(self) -> dict:
+        """JSON-serialisable architecture description."""
+        return asdict(self.config)
+
+    @torch.no_grad()
+    def features(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """``(B, 3, H, W)`` uint8 (H, W multiples of 32) -> backbone taps (frozen, no grad)."""
+        return self.backbone(self.backbone.normalize(images))
+
+    def student_coarse(self, feats: list[torch.Tensor]) -> dict[int, torch.Tensor]:
+        """Coarse maps predicted from the query features alone."""
+        return self.student(feats)
+
+    def teacher_coarse(self, feats: list[torch.Tensor], support_feats: list[torch.Tensor],
+                       support_masks: torch.Tensor) -> dict[int, torch.Tensor]:
+        """Coarse maps by attention to the supports.
+
+        ``support_feats``: taps ``(B, S, C, h, w)``; ``support_masks``: ``(B, S, N, H, W)``
+        float in [0, 1] (one channel per class).
+        """
+        return self.teacher(feats, support_feats, support_masks)
+
+    def decode(self, coarse: dict[int, torch.Tensor], feats: list[torch.Tensor],
+               out_size: tuple[int, int]) -> torch.Tensor:
+        """Coarse maps + query skips -> merged logits ``(B, 1 + N, *out_size)``."""
+        return self.head(coarse, feats, out_size)
+
+    def student_logits(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` uint8 -> logits ``(B, 1 + N, H, W)`` with no support images."""
+        feats = self.features(images)
+        return self.decode(self.student_coarse(feats), feats, tuple(images.shape[-2:]))
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """State dict of everything but the (frozen, rebuilt-from-package) backbone."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith("backbone.")}
+
+
+def trainable_parameters(model: SegModel) -> list[nn.Parameter]:
+    """Parameters the learner updates (teacher attention, mixer, decoder, student)."""
+    return [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
+
+
+__all__ = ["ClassInfo", "HeadConfig", "SegModel", "default_classes", "trainable_parameters",
+           "field"]

@@ -1,0 +1,150 @@
+"""Inference with the student: backbone + ConvDist + shared head, no support images.
+
+Images of any size: an image whose long side is at most ``2 x`` the supports' median long
+side is resized so its long side is the model's input size (as in training); a larger one is
+assumed to show a bigger field at the same pixel scale as the supports, so it is resized by
+the supports' factor and processed in overlapping tiles (each output pixel comes from the
+tile in which it is farthest from the border).  Outputs are at the image's own size.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .augment import pad_to_multiple, resize_image, working_size
+from .device import autocast_dtype, choose_device
+from .model import ClassInfo, SegModel
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """``labels``: (H, W) uint8 class ids (0 = background); ``confidence``: (H, W) float32 in
+    [0, 1], the probability of the predicted class."""
+
+    labels: np.ndarray
+    confidence: np.ndarray
+
+    @property
+    def mean_confidence(self) -> float:
+        """Mean per-pixel confidence (used to order the review queue)."""
+        return float(self.confidence.mean())
+
+
+class Predictor:
+    """Runs a learned model on images.
+
+    Parameters
+    ----------
+    model : SegModel (from :func:`engine.train.learn` or :func:`engine.modelfile.load_model`).
+    device : ``None``/"auto" (CUDA, MPS, CPU) or a torch device string.
+    """
+
+    def __init__(self, model: SegModel, device: str | None = None) -> None:
+        self.device = choose_device(device)
+        self.model = model.to(self.device).eval()
+        self.input_size = int(model.metadata.get("input_size", 384))
+        self.reference_long_side = int(model.metadata.get("reference_long_side", self.input_size))
+        self._amp = autocast_dtype(self.device)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, device: str | None = None) -> "Predictor":
+        """Load a model file (see :mod:`engine.modelfile`) and wrap it."""
+        from .modelfile import load_model
+
+        return cls(load_model(path), device)
+
+    @property
+    def classes(self) -> list[ClassInfo]:
+        """The model's foreground classes."""
+        return self.model.classes
+
+    def is_tiled(self, h: int, w: int) -> bool:
+        """Whether an ``h x w`` image is processed in tiles."""
+        return max(h, w) > 2 * self.reference_long_side
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        """``(H, W, 3) uint8`` -> :class:`Prediction` at ``(H, W)``."""
+        return self.predict_batch([image])[0]
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Predict several images; those with the same working size share one forward pass."""
+        out: list[Prediction | None] = [None] * len(images)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, im in enumerate(images):
+            _check_image(im)
+            if self.is_tiled(*im.shape[:2]):
+                out[i] = self._predict_tiled(im)
+            else:
+                groups.setdefault(working_size(*im.shape[:2], self.input_size), []).append(i)
+        for size, idx in groups.items():
+            batch = np.stack([pad_to_multiple(resize_image(images[i], size)) for i in idx])
+            probs = self._probs(batch)[:, :, : size[0], : size[1]]
+            for j, i in enumerate(idx):
+                out[i] = _finish(probs[j], images[i].shape[:2])
+        return out  # type: ignore[return-value]
+
+    @torch.no_grad()
+    def _probs(self, batch: np.ndarray) -> np.ndarray:
+        """``(B, H, W, 3) uint8`` (multiples of 32) -> softmax ``(B, 1+N, H, W)`` float32."""
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device)
+        with torch.autocast(self.device.type, dtype=self._amp, enabled=self._amp is not None):
+            logits = self.model.student_logits(x)
+        return logits.float().softmax(1).cpu().numpy()
+
+    def _predict_tiled(self, image: np.ndarray) -> Prediction:
+        h, w = image.shape[:2]
+        scale = self.input_size / self.reference_long_side
+        sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+        small = resize_image(image, (sh, sw))
+        tile = self.input_size
+        margin = tile // 8
+        labels = np.zeros((h, w), np.uint8)
+        conf = np.zeros((h, w), np.float32)
+        for y0, y1, ky0, ky1 in _tile_spans(sh, tile, margin):
+            for x0, x1, kx0, kx1 in _tile_spans(sw, tile, margin):
+                crop = pad_to_multiple(small[y0:y1, x0:x1])
+                probs = self._probs(crop[None])[0][:, ky0 - y0: ky1 - y0, kx0 - x0: kx1 - x0]
+                oy0, oy1 = round(ky0 / scale), min(h, round(ky1 / scale))
+                ox0, ox1 = round(kx0 / scale), min(w, round(kx1 / scale))
+                if oy1 > oy0 and ox1 > ox0:
+                    p = _finish(probs, (oy1 - oy0, ox1 - ox0))
+                    labels[oy0:oy1, ox0:ox1] = p.labels
+                    conf[oy0:oy1, ox0:ox1] = p.confidence
+        return Prediction(labels, conf)
+
+
+def _tile_spans(length: int, tile: int, margin: int):
+    """Tiles along one axis: (start, end, keep_start, keep_end), keep spans covering 0..length."""
+    if length <= tile:
+        yield 0, length, 0, length
+        return
+    step = tile - 2 * margin
+    starts = list(range(0, length - tile, step)) + [length - tile]
+    keep_start = 0
+    for i, s in enumerate(starts):
+        keep_end = length if i == len(starts) - 1 else min(s + tile - margin, starts[i + 1] + margin)
+        yield s, s + tile, keep_start, keep_end
+        keep_start = keep_end
+
+
+def _finish(probs: np.ndarray, size: tuple[int, int]) -> Prediction:
+    """``(1+N, h, w)`` probabilities -> labels and confidence resized to ``size`` = (H, W)."""
+    h, w = size
+    if probs.shape[1:] != (h, w):
+        chans = [cv2.resize(np.ascontiguousarray(p), (w, h), interpolation=cv2.INTER_LINEAR)
+                 for p in probs]
+        probs = np.stack(chans)
+    return Prediction(probs.argmax(0).astype(np.uint8), probs.max(0).astype(np.float32))
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not (isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 3
+            and image.dtype == np.uint8):
+        raise ValueError("expected an (H, W, 3) uint8 RGB image, got "
+                         f"{getattr(image, 'shape', None)} {getattr(image, 'dtype', None)}")

@@ -1,0 +1,228 @@
+"""Learning a class from a few painted examples: TransferFSS + DistillFSS in one loop.
+
+:func:`learn` is a generator: it yields :class:`LearnProgress` records (frozen, plain floats)
+and returns the trained :class:`~engine.model.SegModel`.  Stop iterating (or call ``close()``)
+to cancel; nothing is left running.  The CLI loops over it with a progress bar; the GUI wraps
+it in a worker thread.
+
+What happens (method.md §4, with the deviations argued in the module docstrings):
+
+1. Backbone features of every support image under ``total_views`` augmented views are
+   computed once and cached (flips, rot90, scale/crop, colour jitter).
+2. Teacher and student train jointly on episodes built from the supports only (leave-one-out,
+   or paired when several classes), batched ``batch_episodes`` at a time, loss =
+   (focal(teacher) + focal(student) + MSE(coarse maps)) / 3 + ``dice_weight`` · Dice, AdamW.
+   Stops at ``max_steps``, at ``time_budget_s`` or when the smoothed loss stops improving.
+3. Leave-one-out estimate: for each support image, a fresh model trained for ``loo_steps``
+   on the others predicts it; IoU is accumulated over all held-out images.  It is
+   deliberately cheap (short training), so it tends to *under*-estimate the final model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Generator, Sequence
+
+import numpy as np
+import torch
+
+from . import __version__
+from .device import autocast_dtype, choose_device
+from .episodes import gather, sample_episodes
+from .features import FeatureBank, build_bank
+from .losses import coarse_mse, dice_loss, focal_loss
+from .model import ClassInfo, HeadConfig, SegModel, default_classes, trainable_parameters
+from .validate import check_support_set, loo_estimate
+
+
+@dataclass(frozen=True)
+class LearnConfig:
+    """Settings of :func:`learn` (all optional; defaults target < 60 s for 5 shots on 2 CPU cores).
+
+    input_size : long side (px) images are resized to before the backbone.
+    crop : side of the square training views.
+    total_views : augmented views cached over the whole support set.
+    max_steps, time_budget_s : stop at whichever comes first (``None`` = no time limit;
+        with a time limit the step count, hence the model, depends on machine speed).
+    patience : steps without improvement of the smoothed loss before early stopping.
+    batch_episodes, shots_per_episode : episodes per optimiser step; supports per episode.
+    loo_steps : steps of each leave-one-out fold (0 disables the estimate).
+    """
+
+    input_size: int = 384
+    crop: int = 256
+    total_views: int = 40
+    max_steps: int = 400
+    time_budget_s: float | None = 35.0
+    min_steps: int = 60
+    patience: int = 80
+    batch_episodes: int = 4
+    shots_per_episode: int = 1
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    dice_weight: float = 0.5
+    loo_steps: int = 40
+    seed: int = 0
+    device: str | None = None
+    head: HeadConfig = field(default_factory=HeadConfig)
+
+
+@dataclass(frozen=True)
+class LearnProgress:
+    """One progress record.  ``phase``: 'features', 'train' or 'validate'."""
+
+    phase: str
+    step: int
+    total_steps: int
+    loss: float
+    elapsed_s: float
+    eta_s: float | None
+    message: str = ""
+    loss_teacher: float = float("nan")
+    loss_student: float = float("nan")
+    loss_distill: float = float("nan")
+
+
+def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+          classes: Sequence[ClassInfo] | None = None,
+          config: LearnConfig | None = None) -> Generator[LearnProgress, None, SegModel]:
+    """Learn the classes painted in ``masks`` from ``images``.
+
+    Parameters
+    ----------
+    images : K arrays ``(H_k, W_k, 3) uint8`` RGB.
+    masks : K arrays ``(H_k, W_k) uint8``, 0 = background, 1..N = class ids.
+    classes : N :class:`ClassInfo` with ids 1..N (default: ``class1..classN`` from the masks).
+    config : :class:`LearnConfig`.
+
+    Yields
+    ------
+    LearnProgress, from the first second on.
+
+    Returns
+    -------
+    SegModel, on CPU, in eval mode, with ``metadata`` (LOO IoU, settings, support hashes).
+
+    Raises
+    ------
+    ValueError
+        Empty support set, size mismatch, no foreground, or class ids beyond ``classes``.
+    """
+    cfg = config or LearnConfig()
+    classes = list(classes) if classes else default_classes(int(max(m.max() for m in masks)))
+    check_support_set(images, masks, classes)
+    t0 = time.perf_counter()
+    device = choose_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = SegModel(classes, cfg.head).to(device)
+    init_state = {k: v.clone() for k, v in model.trainable_state().items()}
+    bank = None
+    for done, total, bank in build_bank(model, images, masks, cfg.input_size, cfg.crop,
+                                        cfg.total_views, rng, device):
+        yield LearnProgress("features", done, total, float("nan"), time.perf_counter() - t0,
+                            None, f"features of view {done}/{total}")
+    present = _presence(masks, len(classes))
+    steps = yield from _fit(model, bank, list(range(len(images))), present, cfg, rng, t0,
+                            cfg.max_steps, cfg.time_budget_s)
+    model.eval()
+    loo = {}
+    if cfg.loo_steps > 0 and len(images) >= 2:
+        loo = yield from loo_estimate(model, init_state, bank, images, masks, present, cfg,
+                                      rng, t0, _fit)
+    model.metadata = _metadata(cfg, classes, images, masks, steps, time.perf_counter() - t0,
+                               loo, device)
+    return model.to("cpu").eval()
+
+
+def _presence(masks: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """``(K, N)`` bool: whether support k contains class n+1."""
+    return np.array([[bool((m == c).any()) for c in range(1, n + 1)] for m in masks])
+
+
+def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.ndarray,
+         cfg: LearnConfig, rng: np.random.Generator, t0: float, max_steps: int,
+         budget: float | None, phase: str = "train") -> Generator[LearnProgress, None, int]:
+    """Train ``model`` on episodes from ``image_ids``; yields after each step; returns steps."""
+    model.train()
+    params = trainable_parameters(model)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, ema, best, best_step = time.perf_counter(), None, float("inf"), 0
+    amp = autocast_dtype(bank.labels.device)
+    for step in range(1, max_steps + 1):
+        ep = sample_episodes(bank, image_ids, cfg.batch_episodes, cfg.shots_per_episode,
+                             model.num_classes, rng, present)
+        with torch.autocast(bank.labels.device.type, dtype=amp, enabled=amp is not None):
+            parts = _episode_loss(model, bank, ep, cfg)
+        loss = (parts[0] + parts[1] + parts[2]) / 3 + cfg.dice_weight * parts[3]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        value = float(loss.detach())
+        ema = value if ema is None else 0.95 * ema + 0.05 * value
+        if ema < best * 0.995:
+            best, best_step = ema, step
+        spent = time.perf_counter() - start
+        remaining = (max_steps - step) * spent / step
+        if budget is not None:
+            remaining = min(remaining, max(budget - spent, 0.0))
+        yield LearnProgress(phase, step, max_steps, value, time.perf_counter() - t0, remaining,
+                            f"step {step}", *(float(p.detach()) for p in parts[:3]))
+        if budget is not None and spent >= budget:
+            break
+        if step >= cfg.min_steps and step - best_step > cfg.patience:
+            break
+    model.eval()
+    return step
+
+
+def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
+    """(focal teacher, focal student, coarse MSE, Dice) for one batch of episodes."""
+    n = model.num_classes
+    fq, fs, ms, target, present = gather(bank, ep, n)
+    size = tuple(target.shape[-2:])
+    t_coarse = model.teacher_coarse(fq, fs, ms)
+    s_coarse = model.student_coarse(fq)
+    t_logits = model.decode(t_coarse, fq, size)
+    s_logits = model.decode(s_coarse, fq, size)
+    # Classes with no shot in this episode's supports cannot be found by the teacher:
+    # mask their logits and count their pixels as background for the teacher's loss.
+    absent = ~present
+    if absent.any():
+        t_logits = t_logits.clone()
+        t_logits[:, 1:][absent] = -1e4
+        drop = absent.gather(1, (target - 1).clamp(min=0).flatten(1)).view_as(target)
+        t_target = torch.where((target > 0) & drop, torch.zeros_like(target), target)
+    else:
+        t_target = target
+    dice = (dice_loss(t_logits, t_target) + dice_loss(s_logits, target)) / 2
+    return (focal_loss(t_logits, t_target), focal_loss(s_logits, target),
+            coarse_mse(t_coarse, s_coarse), dice)
+
+
+def _hash_pair(image: np.ndarray, mask: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(image).tobytes())
+    h.update(np.ascontiguousarray(mask).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _metadata(cfg: LearnConfig, classes, images, masks, steps: int, elapsed: float,
+              loo: dict, device: torch.device) -> dict:
+    long_sides = [max(im.shape[:2]) for im in images]
+    settings = asdict(cfg)
+    return {
+        "engine_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "input_size": cfg.input_size,
+        "reference_long_side": int(np.median(long_sides)),
+        "train_settings": settings,
+        "steps": steps,
+        "train_seconds": round(elapsed, 2),
+        "train_device": str(device),
+        "support_hashes": [_hash_pair(im, m) for im, m in zip(images, masks)],
+        "num_support": len(images),
+        **loo,
+    }
