@@ -206,6 +206,7 @@ class ImageListPanel(QWidget):
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.counts_label = QLabel()
         self.counts_label.setWordWrap(True)
+        self.setMinimumWidth(250)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         for w in (self.filter_box, self.view, self.counts_label):
@@ -215,7 +216,8 @@ class ImageListPanel(QWidget):
         """Show how many images are in each state."""
         parts = [f"<span style='color:{STATE_COLORS[s].name()}'>&#9679;</span> {counts[s]} {s.value}"
                  for s in ImageState]
-        self.counts_label.setText("&nbsp;&nbsp;".join(parts))
+        self.counts_label.setText("&nbsp;&nbsp;".join(parts[:2]) + "<br>"
+                                  + "&nbsp;&nbsp;".join(parts[2:]))
         self._proxy.invalidate()
 
     def select(self, name: str) -> None:
