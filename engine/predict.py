@@ -9,6 +9,7 @@ tile in which it is farthest from the border).  Outputs are at the image's own s
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from typing import Sequence
@@ -51,6 +52,7 @@ class Predictor:
         self.input_size = int(model.metadata.get("input_size", 384))
         self.reference_long_side = int(model.metadata.get("reference_long_side", self.input_size))
         self._amp = autocast_dtype(self.device)
+        self._model_id: str | None = None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, device: str | None = None) -> "Predictor":
@@ -58,6 +60,18 @@ class Predictor:
         from .modelfile import load_model
 
         return cls(load_model(path), device)
+
+    @property
+    def model_id(self) -> str:
+        """Short hash of the weights and classes: outputs of the same model share it."""
+        if self._model_id is None:
+            h = hashlib.sha256()
+            for k, v in sorted(self.model.trainable_state().items()):
+                h.update(k.encode())
+                h.update(v.detach().float().cpu().numpy().tobytes())
+            h.update(repr([(c.id, c.name) for c in self.classes]).encode())
+            self._model_id = h.hexdigest()[:16]
+        return self._model_id
 
     @property
     def classes(self) -> list[ClassInfo]:

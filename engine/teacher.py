@@ -100,14 +100,17 @@ class MaskAttentionTeacher(nn.Module):
         per_tap: dict[int, torch.Tensor] = {}
         resized: dict[tuple[int, int], torch.Tensor] = {}
         for g in self.groups:
-            block = self.blocks[g.name]
-            for i in g.indices:
-                size = tuple(feats[i].shape[-2:])
-                if size not in resized:
-                    m = F.interpolate(support_masks.flatten(0, 1), size=size, mode="bilinear",
-                                      align_corners=True)
-                    resized[size] = m.view(b, s, n, *size)
-                per_tap[i] = block(feats[i], support_feats[i], resized[size])
+            size = tuple(feats[g.indices[0]].shape[-2:])
+            if size not in resized:
+                m = F.interpolate(support_masks.flatten(0, 1), size=size, mode="bilinear",
+                                  align_corners=True)
+                resized[size] = m.view(b, s, n, *size)
+            # The taps of a group share the block and the shapes: one batched call.
+            t = len(g.indices)
+            out = self.blocks[g.name](torch.cat([feats[i] for i in g.indices]),
+                                      torch.cat([support_feats[i] for i in g.indices]),
+                                      resized[size].repeat(t, 1, 1, 1, 1))
+            per_tap.update(zip(g.indices, out.chunk(t)))
         return _stack_levels(self.groups, per_tap)
 
 

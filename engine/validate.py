@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -44,12 +46,17 @@ def loo_estimate(model: SegModel, init_state: dict, bank, images, masks, present
     """
     k = len(images)
     acc = IoUAccumulator(model.num_classes)
+    start = time.perf_counter() - t0
     fold = SegModel(model.classes, model.config, backbone=model.backbone).to(bank.labels.device)
     for i in range(k):
         fold.load_state_dict(init_state, strict=False)
         others = [j for j in range(k) if j != i]
-        yield from fit(fold, bank, others, present, cfg, rng, t0, cfg.loo_steps, None,
-                       phase="validate")
+        for p in fit(fold, bank, others, present, cfg, rng, t0, cfg.loo_steps, None,
+                     phase="validate", student_only=True):
+            done = i * cfg.loo_steps + p.step
+            left = (k * cfg.loo_steps - done) * (p.elapsed_s - start) / max(done, 1)
+            yield replace(p, step=done, total_steps=k * cfg.loo_steps, eta_s=left,
+                          message=f"leave-one-out fold {i + 1}/{k}")
         x, size = full_view_tensor(images[i], cfg.input_size)
         with torch.no_grad():
             logits = fold.student_logits(x.to(bank.labels.device))
