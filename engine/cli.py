@@ -20,7 +20,7 @@ from . import __version__
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED, EXIT_CANCELLED = 0, 1, 3, 130
 
 
-class CliError(Exception):
+class CliError(ValueError):
     """An expected failure: printed as one line, exit code ``EXIT_ERROR``."""
 
 
@@ -71,6 +71,9 @@ def _add_learn(sub) -> None:
     s.add_argument("--time-budget", type=float, default=None,
                    help="seconds of training (default: the engine's, about 35 s)")
     s.add_argument("--max-steps", type=int, default=None)
+    s.add_argument("--input-size", type=int, default=None,
+                   help="long side images are resized to (default 384; multiple of 32)")
+    s.add_argument("--no-loo", action="store_true", help="skip the leave-one-out estimate")
     s.set_defaults(func=_lazy("engine.cli_commands", "cmd_learn"))
 
 

@@ -54,6 +54,12 @@ def cmd_learn(args: argparse.Namespace) -> int:
         cfg = replace(cfg, time_budget_s=args.time_budget)
     if args.max_steps is not None:
         cfg = replace(cfg, max_steps=args.max_steps)
+    if args.input_size is not None:
+        if args.input_size < 64 or args.input_size % 32:
+            raise CliError("--input-size must be a multiple of 32, at least 64")
+        cfg = replace(cfg, input_size=args.input_size, crop=min(cfg.crop, args.input_size))
+    if args.no_loo:
+        cfg = replace(cfg, loo_steps=0)
     print(f"learning {', '.join(names)} from {len(paths)} image(s): "
           f"{', '.join(p.name for p in paths)}", file=sys.stderr)
     model = run_learn(learn(images, masks, classes, cfg))

@@ -10,6 +10,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
+from engine.demo import spread_indices
 from engine.io import list_images, read_mask
 from engine.project import ImageState
 from engine.resources import demo_dir
@@ -34,10 +35,13 @@ def test_paint_learn_autolabel_accept_reaches_iou(qtbot: QtBot, tmp_path: Path) 
     qtbot.addWidget(window)
     window.show()
     assert window.open_folder(folder)
-    window.model.learn_config = LearnConfig(input_size=256, time_budget_s=25.0, loo_steps=0,
+    # A fixed step count (no time budget) keeps the result the same on slow or busy machines.
+    window.model.learn_config = LearnConfig(max_steps=90, time_budget_s=None, loo_steps=0,
                                             seed=0)
     names = sorted(truth)
-    supports = names[:: len(names) // SUPPORTS][:SUPPORTS]
+    # The method's deterministic support choice (method.md §4.1, as in `distillfss demo`):
+    # both ends of the list, then midpoints.
+    supports = [names[i] for i in spread_indices(len(names), SUPPORTS)]
     for name in supports:  # paint the ground truth through the canvas's document
         window.show_image(name)
         assert window.current is not None and window.current.document is not None

@@ -1,0 +1,99 @@
+"""Simple baselines on the same frozen Lite0 features: masked-average prototype, linear probe.
+
+Features: the last taps at strides 4, 8 and 16 (24 + 40 + 112 channels) resampled to stride 4
+and concatenated, L2-normalised per pixel for the prototype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from engine.augment import pad_to_multiple, resize_image, working_size
+from engine.backbones import build_backbone
+from engine.predict import _finish
+
+TAPS = (2, 4, 10)  # Lite0: last tap of strides 4, 8, 16
+
+
+class FeatureExtractor:
+    """Dense stride-4 features of an image at the working scale."""
+
+    def __init__(self, input_size: int = 384) -> None:
+        self.backbone = build_backbone("efficientnet_lite0")
+        self.input_size = input_size
+
+    @torch.no_grad()
+    def __call__(self, image: np.ndarray) -> tuple[torch.Tensor, tuple[int, int]]:
+        size = working_size(*image.shape[:2], self.input_size)
+        x = torch.from_numpy(pad_to_multiple(resize_image(image, size))).permute(2, 0, 1)[None]
+        taps = self.backbone(self.backbone.normalize(x))
+        base = taps[TAPS[0]].shape[-2:]
+        feats = [F.interpolate(taps[i], size=base, mode="bilinear", align_corners=False)
+                 for i in TAPS]
+        return torch.cat(feats, 1)[0], size  # (C, h, w)
+
+
+def _mask_at(mask: np.ndarray, size, shape) -> torch.Tensor:
+    m = resize_image(np.repeat(mask[..., None] * 255, 3, 2).astype(np.uint8), size)[..., 0]
+    m = pad_to_multiple(m)
+    t = torch.from_numpy((m > 127).astype(np.float32))[None, None]
+    return F.interpolate(t, size=shape, mode="area")[0, 0]
+
+
+def _to_prediction(prob_fg: torch.Tensor, size, out_shape) -> np.ndarray:
+    p = F.interpolate(prob_fg[None, None], scale_factor=4, mode="bilinear")[0, 0]
+    p = p[: size[0], : size[1]].numpy()
+    return _finish(np.stack([1 - p, p]), out_shape).labels
+
+
+class Prototype:
+    """Cosine similarity to the masked-average fg and bg prototypes."""
+
+    def __init__(self, fx: FeatureExtractor, images, masks) -> None:
+        fg, bg = 0, 0
+        for im, m in zip(images, masks):
+            f, size = fx(im)
+            w = _mask_at(m, size, f.shape[-2:])
+            f = F.normalize(f, dim=0)
+            fg = fg + (f * w).sum((1, 2))
+            bg = bg + (f * (1 - w)).sum((1, 2))
+        self.fx, self.protos = fx, F.normalize(torch.stack([bg, fg]), dim=1)
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        f, size = self.fx(image)
+        sim = torch.einsum("kc,chw->khw", self.protos, F.normalize(f, dim=0))
+        return _to_prediction((sim * 20).softmax(0)[1], size, image.shape[:2])
+
+
+class LinearProbe:
+    """Per-pixel logistic regression (class-balanced) on the frozen features."""
+
+    def __init__(self, fx: FeatureExtractor, images, masks, steps: int = 300) -> None:
+        xs, ys = [], []
+        for im, m in zip(images, masks):
+            f, size = fx(im)
+            w = _mask_at(m, size, f.shape[-2:])
+            xs.append(f.flatten(1).T)
+            ys.append((w.flatten() > 0.5).float())
+        x, y = torch.cat(xs), torch.cat(ys)
+        self.mean, self.std = x.mean(0), x.std(0) + 1e-6
+        x = (x - self.mean) / self.std
+        pos = y.mean().clamp(1e-4, 1 - 1e-4)
+        self.lin = torch.nn.Linear(x.shape[1], 1)
+        opt = torch.optim.Adam(self.lin.parameters(), lr=0.01)
+        weight = torch.where(y > 0, 0.5 / pos, 0.5 / (1 - pos))
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = F.binary_cross_entropy_with_logits(self.lin(x)[:, 0], y, weight=weight)
+            loss.backward()
+            opt.step()
+        self.fx = fx
+
+    @torch.no_grad()
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        f, size = self.fx(image)
+        x = (f.flatten(1).T - self.mean) / self.std
+        p = torch.sigmoid(self.lin(x)[:, 0]).view(f.shape[-2:])
+        return _to_prediction(p, size, image.shape[:2])

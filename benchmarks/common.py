@@ -1,0 +1,63 @@
+"""Shared helpers of the benchmark scripts: datasets, support draws, timing."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine.io import list_images, read_image, read_mask  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
+DATASETS = ("nuclei_dsb2018", "polyps_endotect2021", "magnetic_tile_defects", "cwfid_weeds",
+            "crackforest_road_cracks")
+
+
+def load_dataset(root: Path, name: str) -> tuple[list[Path], list[Path]]:
+    """Image paths and their mask paths (same stem, PNG)."""
+    images = list_images(root / name / "images")
+    masks = [root / name / "masks" / f"{p.stem}.png" for p in images]
+    keep = [(i, m) for i, m in zip(images, masks) if m.is_file()]
+    return [i for i, _ in keep], [m for _, m in keep]
+
+
+def binary_mask(path: Path) -> np.ndarray:
+    """Mask as 0/1 uint8 (any non-zero value is foreground)."""
+    return (read_mask(path) > 0).astype(np.uint8)
+
+
+def draw_supports(masks: list[Path], k: int, seed: int) -> list[int]:
+    """``k`` random indices (seeded) among images whose mask has foreground."""
+    rng = np.random.default_rng(seed)
+    candidates = [i for i, m in enumerate(masks) if binary_mask(m).any()]
+    return sorted(int(i) for i in rng.choice(candidates, size=k, replace=False))
+
+
+def load_pairs(images: list[Path], masks: list[Path], idx: list[int]):
+    """Read the images and binary masks at ``idx``."""
+    return [read_image(images[i]) for i in idx], [binary_mask(masks[i]) for i in idx]
+
+
+def median_time(fn, repeat: int = 5, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` over ``repeat`` runs after ``warmup`` runs."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Folder labelling: outputs, resume after cancel, unreadable files, write failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from synthetic import make_sample
+
+from engine.batch import DONE_FILE, BatchWriteError, label_folder
+from engine.io import read_mask
+from engine.predict import Predictor
+
+
+def _folder(tmp_path, n=6):
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(n):
+        img, _ = make_sample(rng, h=96 + i, w=120)
+        Image.fromarray(img).save(folder / f"img{i}.png")
+    return sorted(folder.iterdir())
+
+
+def test_outputs_are_class_maps_at_the_input_size(disc_model, tmp_path):
+    paths = _folder(tmp_path)
+    records = list(label_folder(Predictor(disc_model, "cpu"), paths, tmp_path / "out",
+                                batch_size=4))
+    assert [r.status for r in records] == ["labelled"] * len(paths)
+    assert records[-1].index == len(paths) and records[-1].images_per_s > 0
+    for p, r in zip(paths, records):
+        out = read_mask(tmp_path / "out" / f"{p.stem}.png")
+        assert out.shape == (96 + int(p.stem[3:]), 120)
+        np.testing.assert_array_equal(out, r.labels)
+        with Image.open(tmp_path / "out" / f"{p.stem}.png") as im:
+            assert im.mode == "P" and im.getpalette()[3:6] == [255, 0, 0]
+
+
+def test_cancel_then_resume_skips_finished_images(disc_model, tmp_path):
+    paths = _folder(tmp_path)
+    predictor = Predictor(disc_model, "cpu")
+    gen = label_folder(predictor, paths, tmp_path / "out", batch_size=2)
+    first = [next(gen) for _ in range(3)]
+    gen.close()
+    assert all(r.status == "labelled" for r in first)
+    again = list(label_folder(predictor, paths, tmp_path / "out", batch_size=2))
+    resumed = {r.path for r in again if r.status == "resumed"}
+    assert {r.path for r in first} <= resumed
+    assert len(again) == len(paths)
+    assert all((tmp_path / "out" / f"{p.stem}.png").is_file() for p in paths)
+
+
+def test_a_different_model_redoes_everything(disc_model, two_class_model, tmp_path):
+    paths = _folder(tmp_path, n=3)
+    list(label_folder(Predictor(disc_model, "cpu"), paths, tmp_path / "out"))
+    again = list(label_folder(Predictor(two_class_model, "cpu"), paths, tmp_path / "out"))
+    assert [r.status for r in again] == ["labelled"] * 3
+
+
+def test_unreadable_image_is_skipped_and_the_batch_goes_on(disc_model, tmp_path):
+    paths = _folder(tmp_path, n=3)
+    bad = paths[0].parent / "broken.png"
+    bad.write_bytes(b"not an image at all")
+    records = list(label_folder(Predictor(disc_model, "cpu"), sorted([*paths, bad]),
+                                tmp_path / "out"))
+    failed = [r for r in records if r.status == "failed"]
+    assert len(failed) == 1 and "broken.png" in failed[0].message
+    assert sum(r.status == "labelled" for r in records) == 3
+
+
+def test_write_failure_stops_with_a_clear_error(disc_model, tmp_path, monkeypatch):
+    import engine.batch as batch
+
+    paths = _folder(tmp_path, n=6)
+    out = tmp_path / "out"
+    calls = {"n": 0}
+    real = batch.write_png_atomic
+
+    def flaky(path, array, palette=None):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise OSError(28, "No space left on device")
+        real(path, array, palette=palette)
+
+    monkeypatch.setattr(batch, "write_png_atomic", flaky)
+    with pytest.raises(BatchWriteError, match="No space left"):
+        list(label_folder(Predictor(disc_model, "cpu"), paths, out, batch_size=2))
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert len(written) == 2
+    for name in written:  # what was written before the failure is intact
+        assert read_mask(out / name).shape[1] == 120
+    assert len((out / DONE_FILE).read_text().splitlines()) == 2

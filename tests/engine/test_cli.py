@@ -1,0 +1,145 @@
+"""The ``distillfss`` command: learn/label/eval on a tiny folder, and one-line error paths."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from synthetic import make_sample
+
+from engine.cli import main
+from engine.io import read_mask
+from engine.modelfile import save_model
+
+LEARN_FAST = ["--input-size", "128", "--max-steps", "40", "--time-budget", "60", "--no-loo"]
+
+
+@pytest.fixture()
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i in range(7):
+        img, m = make_sample(rng)
+        Image.fromarray(img).save(images / f"s{i}.png")
+        Image.fromarray(m * 255).save(masks / f"s{i}.png")
+    return tmp_path
+
+
+def test_learn_label_eval(data, capsys):
+    model = data / "m.safetensors"
+    rc = main(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
+               "--shots", "5", "--seed", "1", "--out", str(model), "--class-names", "disc",
+               *LEARN_FAST])
+    assert rc == 0 and model.is_file()
+    rc = main(["label", "--model", str(model), "--input", str(data / "images"),
+               "--output", str(data / "out")])
+    assert rc == 0
+    for p in (data / "images").iterdir():
+        assert read_mask(data / "out" / p.name).shape == (128, 128)
+    capsys.readouterr()
+    assert main(["eval", "--model", str(model), "--images", str(data / "images"),
+                 "--masks", str(data / "masks")]) == 0
+    out = capsys.readouterr().out
+    mean = float(out.strip().splitlines()[-1].split()[2])
+    assert "disc" in out and mean > 80.0
+
+
+def test_label_odd_size_and_support_list(data, disc_model):
+    model = data / "m.safetensors"
+    save_model(disc_model, model)
+    odd = data / "odd"
+    odd.mkdir()
+    Image.fromarray(np.full((37, 1001, 3), 90, np.uint8)).save(odd / "wide.png")
+    assert main(["label", "--model", str(model), "--input", str(odd), "--output",
+                 str(data / "out2")]) == 0
+    assert read_mask(data / "out2" / "wide.png").shape == (37, 1001)
+
+
+def _error(argv, capsys) -> str:
+    rc = main(argv)
+    err = capsys.readouterr().err
+    assert rc == 1, err
+    assert "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("distillfss: error")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_error_missing_folder(data, capsys):
+    line = _error(["learn", "--images", str(data / "nope"), "--masks", str(data / "masks"),
+                   "--shots", "2", "--out", str(data / "m")], capsys)
+    assert "not found" in line
+
+
+def test_error_missing_mask_for_support(data, capsys):
+    (data / "masks" / "s0.png").unlink()
+    lst = data / "list.txt"
+    lst.write_text("s0.png\ns1.png\n")
+    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
+                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+    assert "no mask for support image s0.png" in line
+
+
+def test_error_mask_size_mismatch(data, capsys):
+    Image.fromarray(np.zeros((10, 12), np.uint8)).save(data / "masks" / "s1.png")
+    lst = data / "list.txt"
+    lst.write_text("s1.png\n")
+    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
+                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+    assert "12x10" in line and "128x128" in line
+
+
+def test_error_empty_mask(data, capsys):
+    Image.fromarray(np.zeros((128, 128), np.uint8)).save(data / "masks" / "s2.png")
+    lst = data / "list.txt"
+    lst.write_text("s2.png\n")
+    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
+                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+    assert "empty" in line
+
+
+def test_error_unreadable_image(data, capsys):
+    (data / "images" / "s3.png").write_bytes(b"garbage")
+    lst = data / "list.txt"
+    lst.write_text("s3.png\n")
+    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
+                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+    assert "s3.png" in line
+
+
+def test_error_damaged_model(data, capsys):
+    bad = data / "bad.safetensors"
+    bad.write_bytes(b"\0" * 20)
+    line = _error(["label", "--model", str(bad), "--input", str(data / "images"),
+                   "--output", str(data / "o")], capsys)
+    assert "bad.safetensors" in line
+
+
+def test_error_too_few_shots(data, capsys):
+    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
+                   "--shots", "50", "--out", str(data / "m")], capsys)
+    assert "--shots 50" in line
+
+
+def test_console_script_runs_without_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "label", "--model",
+                           str(tmp_path / "x"), "--input", str(tmp_path), "--output",
+                           str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "error" in proc.stderr
+
+
+def test_engine_never_imports_qt():
+    code = ("import sys, engine.cli, engine.cli_commands, engine.train, engine.predict, "
+            "engine.batch, engine.modelfile, engine.formats, engine.project, engine.document, "
+            "engine.io, engine.demo\n"
+            "bad = [m for m in sys.modules if m.startswith(('PySide6', 'app', 'superqt'))]\n"
+            "assert not bad, bad\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,99 @@
+"""The learner: accuracy on synthetic shapes, multi-class, cancel, determinism, input checks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST, run
+from synthetic import make_set
+
+from engine.metrics import IoUAccumulator
+from engine.model import ClassInfo
+from engine.predict import Predictor
+from engine.train import LearnProgress, learn
+
+
+def _iou(model, seed: int, **kw) -> np.ndarray:
+    images, masks = make_set(seed, 6, **kw)
+    acc = IoUAccumulator(model.num_classes)
+    predictor = Predictor(model, "cpu")
+    for im, m in zip(images, masks):
+        acc.add(predictor.predict(im).labels, m)
+    return acc.per_class()
+
+
+def test_student_learns_discs_from_five_examples(disc_model):
+    iou = _iou(disc_model, seed=99)
+    assert iou[0] > 0.9, f"disc IoU {iou[0]:.3f}"
+
+
+def test_two_classes_in_one_model_are_both_found(two_class_model):
+    iou = _iou(two_class_model, seed=98, squares=True, n_shapes=4)
+    assert two_class_model.num_classes == 2
+    assert iou[0] > 0.75 and iou[1] > 0.75, f"per-class IoU {iou}"
+
+
+def test_progress_records_are_frozen_plain_values():
+    images, masks = make_set(1, 3)
+    records, model = run(learn(images, masks, None, replace(FAST, max_steps=5)))
+    assert records[0].phase == "features"
+    train = [r for r in records if r.phase == "train"]
+    assert [r.step for r in train] == [1, 2, 3, 4, 5]
+    assert all(isinstance(r.loss, float) and np.isfinite(r.loss) for r in train)
+    with pytest.raises(AttributeError):
+        records[-1].step = 0  # type: ignore[misc]
+    assert model.metadata["steps"] == 5
+    assert model.classes[0].name == "class1"
+
+
+def test_cancel_stops_within_one_step():
+    images, masks = make_set(2, 4)
+    gen = learn(images, masks, None, replace(FAST, max_steps=500))
+    seen: list[LearnProgress] = []
+    for rec in gen:
+        seen.append(rec)
+        if rec.phase == "train" and rec.step == 3:
+            break
+    t = time.perf_counter()
+    gen.close()
+    assert time.perf_counter() - t < 1.0
+    with pytest.raises(StopIteration):
+        next(gen)
+    assert max(r.step for r in seen if r.phase == "train") == 3
+
+
+def test_same_seed_gives_the_same_model_on_cpu():
+    images, masks = make_set(3, 3)
+    cfg = replace(FAST, max_steps=6, seed=7, device="cpu")
+    _, a = run(learn(images, masks, None, cfg))
+    _, b = run(learn(images, masks, None, cfg))
+    _, c = run(learn(images, masks, None, replace(cfg, seed=8)))
+    sa, sb, sc = a.trainable_state(), b.trainable_state(), c.trainable_state()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_leave_one_out_estimate_is_reported():
+    images, masks = make_set(4, 3)
+    _, model = run(learn(images, masks, [ClassInfo(1, "disc")],
+                         replace(FAST, max_steps=20, loo_steps=15)))
+    loo = model.metadata["loo_iou"]["disc"]
+    assert 0.0 <= loo <= 1.0
+    assert model.metadata["loo_miou"] == pytest.approx(loo)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda ims, ms: ([], []), "no support images"),
+    (lambda ims, ms: (ims, [m[:-1] for m in ms]), "mask size"),
+    (lambda ims, ms: (ims, [m * 0 for m in ms]), "not painted"),
+    (lambda ims, ms: (ims, [m * 3 for m in ms]), "class id 3"),
+])
+def test_bad_support_sets_get_clear_errors(change, message):
+    images, masks = make_set(5, 2)
+    ims, ms = change(images, masks)
+    with pytest.raises(ValueError, match=message):
+        next(learn(ims, ms, [ClassInfo(1, "disc")], FAST))

@@ -1,0 +1,95 @@
+"""Model file round-trip and damage; prediction sizes, tiling and confidence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from synthetic import make_sample
+
+from engine.metrics import IoUAccumulator
+from engine.modelfile import ModelFileError, load_model, read_header, save_model
+from engine.predict import Predictor
+
+
+def test_model_file_round_trip(disc_model, tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(disc_model, path)
+    loaded = load_model(path)
+    assert [c.name for c in loaded.classes] == ["disc"]
+    assert loaded.metadata["steps"] == disc_model.metadata["steps"]
+    image, _ = make_sample(np.random.default_rng(5))
+    a = Predictor(disc_model, "cpu").predict(image)
+    b = Predictor(loaded, "cpu").predict(image)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-5)
+    assert Predictor(loaded, "cpu").model_id == Predictor(disc_model, "cpu").model_id
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble", "png", "empty"])
+def test_damaged_model_file_gives_clear_error(disc_model, tmp_path, damage):
+    path = tmp_path / "m.safetensors"
+    save_model(disc_model, path)
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garble":
+        path.write_bytes(data[:8] + bytes(reversed(data[8:200])) + data[200:])
+    elif damage == "png":
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(ModelFileError, match=str(path.name)):
+        load_model(path)
+
+
+def test_future_format_version_is_refused(disc_model, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    path = tmp_path / "m.safetensors"
+    save_model(disc_model, path)
+    header = read_header(path)
+    header["format_version"] = 99
+    save_file(load_file(str(path)), str(path), metadata={"distillfss": json.dumps(header)})
+    with pytest.raises(ModelFileError, match="version 99"):
+        load_model(path)
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(ModelFileError, match="not found"):
+        load_model(tmp_path / "nope.safetensors")
+
+
+@pytest.mark.parametrize("h, w", [(37, 1001), (1001, 37), (1, 1), (129, 67), (300, 200)])
+def test_output_has_the_input_size(disc_model, h, w):
+    image = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    pred = Predictor(disc_model, "cpu").predict(image)
+    assert pred.labels.shape == (h, w) and pred.labels.dtype == np.uint8
+    assert pred.confidence.shape == (h, w) and pred.confidence.dtype == np.float32
+    assert 0.0 <= pred.confidence.min() and pred.confidence.max() <= 1.0
+
+
+def test_large_image_is_tiled_and_finds_the_shapes(disc_model):
+    # Supports were 128 px: a 700 x 900 image is > 2x that, so it is tiled at the supports'
+    # pixel scale.  Build it from 128-px synthetic tiles so the discs keep their size.
+    rng = np.random.default_rng(11)
+    rows = []
+    masks = []
+    for _ in range(6):
+        pairs = [make_sample(rng) for _ in range(8)]
+        rows.append(np.concatenate([p[0] for p in pairs], 1))
+        masks.append(np.concatenate([p[1] for p in pairs], 1))
+    image, mask = np.concatenate(rows)[:700, :900], np.concatenate(masks)[:700, :900]
+    predictor = Predictor(disc_model, "cpu")
+    assert predictor.is_tiled(*image.shape[:2])
+    pred = predictor.predict(image)
+    assert pred.labels.shape == (700, 900)
+    acc = IoUAccumulator(1)
+    acc.add(pred.labels, mask)
+    assert acc.mean() > 0.8, acc.mean()
+
+
+def test_predict_rejects_non_rgb(disc_model):
+    with pytest.raises(ValueError, match="uint8"):
+        Predictor(disc_model, "cpu").predict(np.zeros((10, 10), np.float32))
