@@ -33,6 +33,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+# Images longer than this are displayed from a downsampled copy (scaled back up on the
+# canvas), so a 12000 x 9000 scan does not need a 400 MB pixmap; labels stay full size.
+MAX_DISPLAY_SIDE = 8192
+
 from app.layers import LabelLayer, hatch_table, low_confidence_mask, rgb_to_qimage
 from engine.document import MaskDocument, Region
 
@@ -106,8 +110,16 @@ class MaskCanvas(QGraphicsView):
             self.resetTransform()
             return
         self._message_item.setVisible(False)
-        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(rgb)))
         h, w = rgb.shape[:2]
+        shown, scale = rgb, 1.0
+        if max(h, w) > MAX_DISPLAY_SIDE:
+            import cv2  # only for huge images
+
+            scale = max(h, w) / MAX_DISPLAY_SIDE
+            size = (max(1, round(w / scale)), max(1, round(h / scale)))
+            shown = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(shown)))
+        self._image_item.setScale(w / shown.shape[1])
         self.scene().setSceneRect(QRectF(0, 0, w, h))
 
     def set_document(self, document: MaskDocument | None) -> None:

@@ -136,3 +136,18 @@ def test_stroke_on_large_image_is_fast(qtbot: QtBot) -> None:
     QApplication.processEvents()
     assert time.perf_counter() - start < 0.3  # well under a frame per move on any machine
     assert view.document is not None and view.document.labels[1500, 2000] == 1
+
+
+def test_huge_image_is_shown_downsampled_at_full_scene_size(qtbot: QtBot, monkeypatch) -> None:
+    import app.canvas as canvas_module
+
+    monkeypatch.setattr(canvas_module, "MAX_DISPLAY_SIDE", 100)
+    view = MaskCanvas()
+    qtbot.addWidget(view)
+    rgb = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    view.set_image(rgb)
+    view.set_document(MaskDocument(np.zeros((200, 300), np.uint8)))
+    item = view._image_item
+    assert item.pixmap().width() == 100 and item.pixmap().height() == 67
+    assert item.sceneBoundingRect().width() == pytest.approx(300, abs=1)
+    assert view.scene().sceneRect().width() == 300 and view.scene().sceneRect().height() == 200

@@ -1,0 +1,142 @@
+"""Speed benchmark, all numbers from one run on one machine.
+
+- backbone-only forward img/s on the images' working-size tensors (the floor of the cost)
+- student end-to-end img/s: read -> predict -> write PNG (``engine.batch.label_folder``)
+- student predict-only img/s (images already in memory)
+- teacher img/s with 5 and 50 support shots (support features cached once)
+- learn time for 5 shots (default settings) and the delay to the first progress record
+- peak resident memory
+
+    python benchmarks/speed.py [--device cpu|cuda] [--images 40]
+
+Prints a Markdown table and writes it to ``benchmarks/results/speed-<device>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import DEFAULT_DATA, ROOT, binary_mask, load_dataset, markdown_table
+
+from engine.augment import pad_to_multiple, resize_image, working_size
+from engine.batch import label_folder
+from engine.device import choose_device, describe
+from engine.fewshot import TeacherPredictor
+from engine.io import read_image
+from engine.model import ClassInfo
+from engine.predict import Predictor
+from engine.train import LearnConfig, learn
+
+
+def peak_mib() -> float:
+    """Peak resident memory of this process so far (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_learn(images, masks, device: str):
+    t0 = time.perf_counter()
+    gen = learn(images, masks, [ClassInfo(1, "nucleus")], LearnConfig(device=device))
+    first = None
+    try:
+        while True:
+            next(gen)
+            first = first or time.perf_counter() - t0
+    except StopIteration as stop:
+        return stop.value, time.perf_counter() - t0, first
+
+
+def backbone_rate(predictor: Predictor, images, batch: int) -> float:
+    """img/s of the backbone alone on the same working-size, padded inputs."""
+    groups: dict[tuple[int, int], list[np.ndarray]] = {}
+    for im in images:
+        size = working_size(*im.shape[:2], predictor.input_size)
+        groups.setdefault(size, []).append(pad_to_multiple(resize_image(im, size)))
+    tensors = [torch.from_numpy(np.stack(g[i:i + batch])).permute(0, 3, 1, 2).to(predictor.device)
+               for g in groups.values() for i in range(0, len(g), batch)]
+    model = predictor.model
+    with torch.no_grad():
+        model.features(tensors[0])  # warm-up
+        sync(predictor.device)
+        t = time.perf_counter()
+        for x in tensors:
+            model.features(x)
+        sync(predictor.device)
+    return len(images) / (time.perf_counter() - t)
+
+
+def rate(fn, items) -> float:
+    fn(items[0])  # warm-up
+    t = time.perf_counter()
+    for it in items:
+        fn(it)
+    return len(items) / (time.perf_counter() - t)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--images", type=int, default=40)
+    ap.add_argument("--batch-size", type=int, default=4)
+    args = ap.parse_args()
+    device = choose_device(args.device)
+    paths, masks = load_dataset(args.data, "nuclei_dsb2018")
+    sup = [0, 24, 49, 74, 99]
+    sup_images = [read_image(paths[i]) for i in sup]
+    sup_masks = [binary_mask(masks[i]) for i in sup]
+    model, learn_s, first_s = time_learn(sup_images, sup_masks, str(device))
+    mem_learn = peak_mib()
+    predictor = Predictor(model, str(device))
+    test_paths = [p for i, p in enumerate(paths) if i not in sup][: args.images]
+    test_images = [read_image(p) for p in test_paths]
+    bb = backbone_rate(predictor, test_images, args.batch_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        list(label_folder(predictor, test_paths[:4], Path(tmp) / "warm"))
+        t = time.perf_counter()
+        list(label_folder(predictor, test_paths, Path(tmp) / "out", batch_size=args.batch_size,
+                          resume=False))
+        e2e = len(test_paths) / (time.perf_counter() - t)
+    only = rate(lambda ims: predictor.predict_batch(ims),
+                [test_images[i:i + args.batch_size]
+                 for i in range(0, len(test_images), args.batch_size)]) * args.batch_size
+    teacher = {}
+    for k in (5, 50):
+        idx = list(range(0, 100, 100 // k))[:k]
+        tp = TeacherPredictor(model, [read_image(paths[i]) for i in idx],
+                              [binary_mask(masks[i]) for i in idx], device=str(device))
+        teacher[k] = rate(tp.predict, test_images[:10])
+    rows = [
+        ["backbone only (forward)", f"{bb:.2f} img/s", "floor of the cost"],
+        ["student end-to-end (read, predict, write PNG)", f"{e2e:.2f} img/s",
+         f"{e2e / bb * 100:.0f} % of backbone"],
+        ["student predict only", f"{only:.2f} img/s", ""],
+        ["teacher, 5 shots", f"{teacher[5]:.2f} img/s", f"student / teacher = {only / teacher[5]:.1f}x"],
+        ["teacher, 50 shots", f"{teacher[50]:.2f} img/s", f"student / teacher = {only / teacher[50]:.1f}x"],
+        ["learn 5 shots (default settings)", f"{learn_s:.1f} s",
+         f"{model.metadata['steps']} steps; first progress after {first_s:.2f} s"],
+        ["peak memory after learning", f"{mem_learn:.0f} MiB", "process RSS"],
+        ["peak memory at the end", f"{peak_mib():.0f} MiB", "process RSS"],
+    ]
+    table = markdown_table(["measure", "value", "note"], rows)
+    note = (f"\n\n{describe(device)}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+            f"{len(test_paths)} nuclei images (256-512 px), batch {args.batch_size}, "
+            f"{time.strftime('%Y-%m-%d')}.\n")
+    out = ROOT / "benchmarks" / "results" / f"speed-{device.type}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table + note)
+    print(table + note)
+
+
+if __name__ == "__main__":
+    main()
