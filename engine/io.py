@@ -261,7 +261,9 @@ def write_png_atomic(path: str | os.PathLike, array: np.ndarray,
     if palette is not None and np.ndim(array) == 2:
         flat = [int(c) for rgb in palette for c in rgb][:768]
         im.putpalette(flat + [0] * (768 - len(flat)))
-    atomic_write(path, lambda f: im.save(f, format="PNG"))
+    # Label maps are mostly runs of one value: zlib level 1 is ~1/3 the CPU of the default 6
+    # for files only slightly larger, which matters while auto-labelling shares the cores.
+    atomic_write(path, lambda f: im.save(f, format="PNG", compress_level=1))
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

@@ -57,7 +57,7 @@ class LearnConfig:
     crop: int = 192
     total_views: int = 40
     max_steps: int = 600
-    time_budget_s: float | None = 38.0
+    time_budget_s: float | None = 36.0
     min_steps: int = 60
     patience: int = 100
     batch_episodes: int = 4
@@ -65,7 +65,7 @@ class LearnConfig:
     lr: float = 2e-3
     weight_decay: float = 0.01
     dice_weight: float = 0.5
-    loo_steps: int = 60
+    loo_steps: int = 40
     loo_batch: int = 4
     seed: int = 0
     device: str | None = None

@@ -43,5 +43,5 @@ def two_class_model():
 
     images, masks = make_set(10, 5, squares=True, n_shapes=4)
     classes = [ClassInfo(1, "disc", (255, 0, 0)), ClassInfo(2, "square", (0, 0, 255))]
-    _, model = run(learn(images, masks, classes, replace(FAST, max_steps=160)))
+    _, model = run(learn(images, masks, classes, replace(FAST, max_steps=160, total_views=40)))
     return model
