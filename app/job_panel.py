@@ -14,18 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-
-def verdict(miou: float | None) -> str:
-    """Plain words for a leave-one-out IoU in 0..1."""
-    if miou is None:
-        return "No estimate yet: paint at least two examples to get one."
-    if miou >= 0.8:
-        return "Excellent: the model reproduces your examples closely."
-    if miou >= 0.6:
-        return "Good: predictions should need only small corrections."
-    if miou >= 0.4:
-        return "Fair: expect corrections. Paint two or three more varied examples."
-    return "Weak: paint more examples (or check that the class is painted completely)."
+from engine.verdict import CAVEAT, verdict
 
 
 def format_eta(seconds: float | None) -> str:
@@ -106,4 +95,6 @@ class JobPanel(QWidget):
             if len(per_class) > 1:
                 lines.append(", ".join(f"{k} {v * 100:.0f} %" for k, v in per_class.items()))
         lines.append(verdict(miou))
+        if miou is not None:
+            lines.append(f"<small>{CAVEAT}</small>")
         self.model_label.setText("<br>".join(lines))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .cli import EXIT_OK, EXIT_SKIPPED, CliError, progress_bar
 from .io import list_images
+from .verdict import CAVEAT, verdict
 
 
 def run_learn(gen, bar_desc: str = "learn"):
@@ -77,18 +78,8 @@ def describe_loo(meta: dict) -> str:
     if miou is None:
         return "leave-one-out estimate: not available (needs at least 2 support images)"
     per = ", ".join(f"{k} {v * 100:.1f}" for k, v in meta.get("loo_iou", {}).items() if v is not None)
-    return f"leave-one-out IoU estimate: {miou * 100:.1f} ({per}) — {verdict(miou)}"
-
-
-def verdict(miou: float) -> str:
-    """Plain words for an IoU estimate in [0, 1]."""
-    if miou >= 0.7:
-        return "learned well"
-    if miou >= 0.5:
-        return "usable; review the results"
-    if miou >= 0.3:
-        return "rough; paint more examples"
-    return "not learned yet; paint more and varied examples"
+    return (f"leave-one-out IoU estimate: {miou * 100:.1f} ({per}) — {verdict(miou)}\n"
+            f"  ({CAVEAT})")
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -131,7 +122,7 @@ def _write_format(args: argparse.Namespace, predictor, labelled: list[Path]) -> 
     masks = {names[p][:-4]: (p, Path(args.output) / names[p]) for p in labelled}
     classes = {c.id: c.name for c in predictor.classes}
     for note in write_format(args.fmt, masks, classes, args.output, args.input):
-        print(f"skipped: {note}", file=sys.stderr)
+        print(note, file=sys.stderr)  # each note already names the file and says "(skipped)"
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
