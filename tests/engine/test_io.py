@@ -154,9 +154,13 @@ def test_read_mask_variants(tmp_path: Path) -> None:
         read_mask(tmp_path / "empty.png")
 
 
-@pytest.mark.skipif(not DATASETS.is_dir(), reason="shared datasets not present")
 def test_real_dataset_masks_read_binary() -> None:
-    for mask in sorted((DATASETS / "nuclei_dsb2018" / "masks").glob("*.png"))[:5]:
+    folder = DATASETS / "nuclei_dsb2018" / "masks"
+    if not folder.is_dir():  # no shared datasets beside this clone: the bundled CC0 masks
+        folder = Path(__file__).resolve().parents[2] / "resources" / "demo" / "nuclei" / "masks"
+    masks = sorted(folder.glob("*.png"))[:5]
+    assert masks
+    for mask in masks:
         assert set(np.unique(read_mask(mask))) <= {0, 1}
 
 

@@ -18,9 +18,9 @@ from engine.io import display_name, read_image, read_mask
 from odd_files import make_odd_folder
 
 ROOT = Path(__file__).resolve().parents[2]
-NUCLEI = ROOT.parent / "shared" / "datasets" / "nuclei_dsb2018"
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not NUCLEI.is_dir(), reason="shared datasets not present")]
+# the bundled CC0 demo images: always present, so these tests run in CI too
+NUCLEI = ROOT / "resources" / "demo" / "nuclei"
+pytestmark = [pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
