@@ -10,7 +10,7 @@ Shapes used throughout (B = batch, S = support shots, N = number of foreground c
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
@@ -127,5 +127,4 @@ def trainable_parameters(model: SegModel) -> list[nn.Parameter]:
     return [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
 
 
-__all__ = ["ClassInfo", "HeadConfig", "SegModel", "default_classes", "trainable_parameters",
-           "field"]
+__all__ = ["ClassInfo", "HeadConfig", "SegModel", "default_classes", "trainable_parameters"]

@@ -88,5 +88,4 @@ def _register_defaults() -> None:
 
 _register_defaults()
 
-__all__ = ["Backbone", "TapSpec", "available_backbones", "build_backbone", "register_backbone",
-           "torch"]
+__all__ = ["Backbone", "TapSpec", "available_backbones", "build_backbone", "register_backbone"]

@@ -25,7 +25,7 @@ from engine.formats import FormatError, import_coco, import_labelme, import_yolo
 from engine.formats._geometry import fill_polygon, fill_truncated, rle_from_string
 from engine.io import (ImageReadError, read_image, read_image_preview, read_image_size,
                        read_mask)
-from odd_files import gradient_rgb, write_raw_png
+from odd_files import gradient_rgb
 
 FUZZ = settings(max_examples=int(os.environ.get("DISTILLFSS_FUZZ_EXAMPLES", "60")), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
