@@ -141,7 +141,8 @@ def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
                  resume: bool = True) -> Iterator[LabelProgress]:
     """Label ``images`` with ``predictor``, writing ``output_dir/<stem>.png``.
 
-    Yields one :class:`LabelProgress` per image, in input order.  Unreadable images yield
+    Yields one :class:`LabelProgress` per image: first the images finished by an earlier run
+    (status 'resumed'), then the others in input order.  Unreadable images yield
     status 'failed' and the batch goes on; a failed write raises :class:`BatchWriteError`.
     Stop iterating to cancel: finished outputs stay, and a later run resumes.
     """
