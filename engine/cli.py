@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import time
 from pathlib import Path
 from typing import Sequence
 
@@ -130,11 +129,6 @@ def progress_bar(total: int, desc: str, unit: str = "it"):
     tty = sys.stderr is not None and sys.stderr.isatty()
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
                 mininterval=0.2 if tty else 5.0)
-
-
-def now() -> float:
-    """Monotonic seconds (one place to patch in tests)."""
-    return time.perf_counter()
 
 
 if __name__ == "__main__":  # pragma: no cover - PyInstaller entry
