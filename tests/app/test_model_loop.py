@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 import app.model_controller as mc
 from app.jobs import LabelUpdate, LearnResult, PredictResult, Status
 from app.main_window import MainWindow
+from engine.batch import LabelProgress
 from engine.io import read_image, write_png_atomic
 from engine.project import ImageState
 
@@ -55,33 +56,28 @@ def fake_predict(cache: Any, model_path: Path, name: str, image: np.ndarray,
     return PredictResult(name, labels, conf, "cpu")
 
 
-@dataclass(frozen=True)
-class FakeLabelProgress:
-    index: int
-    total: int
-    path: Path
-    status: str
-    message: str
-    labels: np.ndarray | None
-    mean_confidence: float | None
-    images_per_s: float = 10.0
-    eta_s: float | None = 0.5
-
-
 def fake_auto_label(model_path: Path, images: list[Path], output_dir: Path,
                     thumb_shapes: dict[str, tuple[int, int]], device: Any = None) -> Iterator[Any]:
     yield Status("Loading the model")
     for i, path in enumerate(images, 1):
         out = output_dir / f"{path.stem}.png"
         if out.exists():
-            yield LabelUpdate(FakeLabelProgress(i, len(images), path, "resumed", "", None, None),
+            yield LabelUpdate(LabelProgress(i, len(images), path, "resumed", "", None, None,
+                                            10.0, 0.5),
                               None)
             continue
         labels = (read_image(path).mean(axis=2) > 120).astype(np.uint8)
         write_png_atomic(out, labels)
         small = np.zeros(thumb_shapes.get(path.name, (4, 4)), np.uint8)
-        yield LabelUpdate(FakeLabelProgress(i, len(images), path, "labelled", "", labels,
-                                            0.5 + 0.1 * i), small)
+        yield LabelUpdate(LabelProgress(i, len(images), path, "labelled", "", labels,
+                                            0.5 + 0.1 * i, 10.0, 0.5), small)
+
+
+def learn_now(qtbot: QtBot, window: MainWindow) -> None:
+    """Press Learn and wait until the (fake) job has finished."""
+    with qtbot.waitSignal(window.model.learned, timeout=10_000):
+        window.actions_.learn.trigger()
+    qtbot.waitUntil(lambda: window.model.learn is None)
 
 
 @pytest.fixture()
@@ -131,9 +127,7 @@ def test_learn_without_examples_explains(qtbot: QtBot, window: MainWindow,
 def test_cancel_learning_keeps_previous_model(qtbot: QtBot, window: MainWindow,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     paint_two(window)
-    with qtbot.waitSignal(window.model.learned, timeout=10_000):
-        window.actions_.learn.trigger()
-    qtbot.waitUntil(lambda: window.model.learn is None)
+    learn_now(qtbot, window)
     def endless(request: Any) -> Iterator[Any]:
         return (yield from fake_learn(request, steps=-1))  # never ends
 
@@ -156,9 +150,7 @@ def test_auto_label_review_accept_and_resume(qtbot: QtBot, window: MainWindow) -
     assert project is not None
     paint_two(window)
     human = project.label_path("img00.png")
-    with qtbot.waitSignal(window.model.learned, timeout=10_000):
-        window.actions_.learn.trigger()
-    qtbot.waitUntil(lambda: window.model.learn is None)
+    learn_now(qtbot, window)
     window.saver.flush()
     human_bytes = human.read_bytes()
     qtbot.waitUntil(lambda: window.image_panel.model.thumb_shape("img04.png") is not None)
@@ -194,9 +186,7 @@ def test_auto_label_review_accept_and_resume(qtbot: QtBot, window: MainWindow) -
 def test_cancel_auto_label(qtbot: QtBot, window: MainWindow,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     paint_two(window)
-    with qtbot.waitSignal(window.model.learned, timeout=10_000):
-        window.actions_.learn.trigger()
-    qtbot.waitUntil(lambda: window.model.learn is None)
+    learn_now(qtbot, window)
 
     def endless(*args: Any, **kwargs: Any) -> Iterator[Any]:
         yield from fake_auto_label(*args, **kwargs)

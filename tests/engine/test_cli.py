@@ -70,6 +70,14 @@ def _error(argv, capsys) -> str:
     return lines[0]
 
 
+def _learn_list_error(data, names: str, capsys) -> str:
+    """Run ``learn --support-list`` with ``names``; return its one error line."""
+    lst = data / "list.txt"
+    lst.write_text(names)
+    return _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
+                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+
+
 def test_error_missing_folder(data, capsys):
     line = _error(["learn", "--images", str(data / "nope"), "--masks", str(data / "masks"),
                    "--shots", "2", "--out", str(data / "m")], capsys)
@@ -78,37 +86,25 @@ def test_error_missing_folder(data, capsys):
 
 def test_error_missing_mask_for_support(data, capsys):
     (data / "masks" / "s0.png").unlink()
-    lst = data / "list.txt"
-    lst.write_text("s0.png\ns1.png\n")
-    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
-                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+    line = _learn_list_error(data, "s0.png\ns1.png\n", capsys)
     assert "no mask for support image s0.png" in line
 
 
 def test_error_mask_size_mismatch(data, capsys):
     Image.fromarray(np.zeros((10, 12), np.uint8)).save(data / "masks" / "s1.png")
-    lst = data / "list.txt"
-    lst.write_text("s1.png\n")
-    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
-                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+    line = _learn_list_error(data, "s1.png\n", capsys)
     assert "12x10" in line and "128x128" in line
 
 
 def test_error_empty_mask(data, capsys):
     Image.fromarray(np.zeros((128, 128), np.uint8)).save(data / "masks" / "s2.png")
-    lst = data / "list.txt"
-    lst.write_text("s2.png\n")
-    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
-                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+    line = _learn_list_error(data, "s2.png\n", capsys)
     assert "empty" in line
 
 
 def test_error_unreadable_image(data, capsys):
     (data / "images" / "s3.png").write_bytes(b"garbage")
-    lst = data / "list.txt"
-    lst.write_text("s3.png\n")
-    line = _error(["learn", "--images", str(data / "images"), "--masks", str(data / "masks"),
-                   "--support-list", str(lst), "--out", str(data / "m")], capsys)
+    line = _learn_list_error(data, "s3.png\n", capsys)
     assert "s3.png" in line
 
 
