@@ -48,6 +48,7 @@ class HeadConfig:
     ``student_width``: hidden channels of each ConvDist block (method.md: = backbone channels).
     ``decoder_widths``: channels at strides 8, 4, 2 of the decoder.
     ``heads``: attention heads; ``attn_dropout``: dropout on attention probabilities.
+    ``skip_convs``: decoder stages at strides 4/2, "separable" or "concat" (see ``engine.head``).
     """
 
     backbone: str = "efficientnet_lite0"
@@ -56,6 +57,7 @@ class HeadConfig:
     decoder_widths: tuple[int, int, int] = (32, 24, 12)
     heads: int = 8
     attn_dropout: float = 0.0
+    skip_convs: str = "separable"
 
 
 class SegModel(nn.Module):
@@ -78,7 +80,7 @@ class SegModel(nn.Module):
         n = len(self.classes)
         self.teacher = MaskAttentionTeacher(taps, config.heads, config.attn_dropout)
         self.student = ConvDistStudent(taps, n, config.student_width)
-        self.head = SharedHead(taps, config.mix_width, config.decoder_widths)
+        self.head = SharedHead(taps, config.mix_width, config.decoder_widths, config.skip_convs)
 
     @property
     def num_classes(self) -> int:
@@ -108,14 +110,20 @@ class SegModel(nn.Module):
         return self.teacher(feats, support_feats, support_masks)
 
     def decode(self, coarse: dict[int, torch.Tensor], feats: list[torch.Tensor],
-               out_size: tuple[int, int]) -> torch.Tensor:
-        """Coarse maps + query skips -> merged logits ``(B, 1 + N, *out_size)``."""
+               out_size: tuple[int, int] | None) -> torch.Tensor:
+        """Coarse maps + query skips -> merged logits ``(B, 1 + N, *out_size)``
+        (``None``: at the decoder's finest stride)."""
         return self.head(coarse, feats, out_size)
 
-    def student_logits(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` uint8 -> logits ``(B, 1 + N, H, W)`` with no support images."""
+    def student_logits(self, images: torch.Tensor, full_size: bool = True) -> torch.Tensor:
+        """``(B, 3, H, W)`` uint8 -> logits ``(B, 1 + N, H, W)`` with no support images.
+
+        ``full_size=False``: logits at the decoder's finest stride (``H/2, W/2`` for Lite0),
+        before the final bilinear upsampling (``align_corners=True``).
+        """
         feats = self.features(images)
-        return self.decode(self.student_coarse(feats), feats, tuple(images.shape[-2:]))
+        size = tuple(images.shape[-2:]) if full_size else None
+        return self.decode(self.student_coarse(feats), feats, size)
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """State dict of everything but the (frozen, rebuilt-from-package) backbone."""

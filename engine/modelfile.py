@@ -97,8 +97,9 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> SegModel:
         head = header.get("head", {})
         if "decoder_widths" in head:
             head["decoder_widths"] = tuple(head["decoder_widths"])
+        head.setdefault("skip_convs", "concat")  # files written before the option existed
         config = HeadConfig(**head)
-    except TypeError:
+    except (TypeError, AttributeError, ValueError):
         raise ModelFileError(f"{path}: unknown model architecture settings") from None
     try:
         tensors = load_file(str(path))

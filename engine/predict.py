@@ -105,11 +105,21 @@ class Predictor:
 
     @torch.no_grad()
     def _probs(self, batch: np.ndarray) -> np.ndarray:
-        """``(B, H, W, 3) uint8`` (multiples of 32) -> softmax ``(B, 1+N, H, W)`` float32."""
+        """``(B, H, W, 3) uint8`` (multiples of 32) -> probabilities ``(B, P, H, W)`` float32.
+
+        With one class P = 1: the foreground probability (see :func:`_finish`), computed as
+        ``sigmoid(fg - bg)`` of the logit difference, which is what the softmax of the
+        upsampled 2-channel logits gives, at half the upsampling and transfer cost.
+        Otherwise P = 1 + N: the softmax over background and classes.
+        """
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device)
+        size = tuple(x.shape[-2:])
         with torch.autocast(self.device.type, dtype=self._amp, enabled=self._amp is not None):
-            logits = self.model.student_logits(x)
-        return logits.float().softmax(1).cpu().numpy()
+            logits = self.model.student_logits(x, full_size=False).float()
+        if logits.shape[1] == 2:
+            diff = logits[:, 1:] - logits[:, :1]
+            return torch.sigmoid(_upsample(diff, size)).cpu().numpy()
+        return _upsample(logits, size).softmax(1).cpu().numpy()
 
     def _predict_tiled(self, image: np.ndarray) -> Prediction:
         h, w = image.shape[:2]
@@ -147,9 +157,26 @@ def _tile_spans(length: int, tile: int, margin: int):
         keep_start = keep_end
 
 
+def _upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling as in the head's training (``align_corners=True``)."""
+    if tuple(x.shape[-2:]) == size:
+        return x
+    return torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+
 def _finish(probs: np.ndarray, size: tuple[int, int]) -> Prediction:
-    """``(1+N, h, w)`` probabilities -> labels and confidence resized to ``size`` = (H, W)."""
+    """Probabilities -> labels and confidence resized to ``size`` = (H, W).
+
+    ``probs``: ``(1+N, h, w)`` per-class probabilities, or ``(1, h, w)`` the foreground
+    probability of a single class (labels = p > 0.5, confidence = max(p, 1 - p)).
+    """
     h, w = size
+    if probs.shape[0] == 1:
+        p = probs[0]
+        if p.shape != (h, w):
+            p = cv2.resize(np.ascontiguousarray(p), (w, h), interpolation=cv2.INTER_LINEAR)
+        fg = p > 0.5
+        return Prediction(fg.astype(np.uint8), np.where(fg, p, 1 - p).astype(np.float32))
     if probs.shape[1:] != (h, w):
         chans = [cv2.resize(np.ascontiguousarray(p), (w, h), interpolation=cv2.INTER_LINEAR)
                  for p in probs]
