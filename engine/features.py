@@ -43,10 +43,11 @@ def views_per_image(k: int, total: int) -> int:
 
 def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                long_side: int, crop: int, total_views: int, rng: np.random.Generator,
-               device: torch.device, chunk: int = 8) -> Iterator[tuple[int, int, FeatureBank | None]]:
+               device: torch.device, chunk: int = 8, fg_bias: float = 0.5) -> Iterator[tuple[int, int, FeatureBank | None]]:
     """Compute the features of all views; yields ``(done, total, bank or None)``.
 
-    View 0 of each image is un-augmented; the others are random (see ``augmented_view``).
+    View 0 of each image is un-augmented; the others are random (see ``augmented_view``;
+    ``fg_bias``: the chance that a view is centred on a foreground pixel).
     The last yield carries the finished bank.
     """
     n_views = views_per_image(len(images), total_views)
@@ -58,7 +59,8 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
         batch_img = []
         for i, v in jobs[start:start + chunk]:
             im, m = work[i]
-            img, lab = plain_view(im, m, crop) if v == 0 else augmented_view(im, m, crop, rng)
+            img, lab = plain_view(im, m, crop) if v == 0 else augmented_view(
+                im, m, crop, rng, fg_bias=fg_bias)
             batch_img.append(img)
             labels.append(torch.from_numpy(lab.astype(np.int64)))
             owners.append(i)

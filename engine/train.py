@@ -22,6 +22,7 @@ What happens (method.md §4, with the deviations argued in the module docstrings
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Generator, Sequence
@@ -45,6 +46,11 @@ class LearnConfig:
     input_size : long side (px) images are resized to before the backbone.
     crop : side of the square training views.
     total_views : augmented views cached over the whole support set.
+    fg_bias : chance that a view's crop is centred on a foreground pixel (else uniform).
+        Kept low: crops centred on the class teach a foreground prior far above a whole
+        image's, and the model then over-segments (measured: 2-3x the true area on polyps;
+        0.5 -> 0.2 gave nuclei +8, polyps +2 IoU points, cracks/weeds unchanged, tiles -2).
+    lr, lr_floor : peak learning rate; cosine decay to ``lr * lr_floor`` over the run.
     max_steps, time_budget_s : stop at whichever comes first (``None`` = no time limit;
         with a time limit the step count, hence the model, depends on machine speed).
     patience : steps without improvement of the smoothed loss before early stopping.
@@ -56,6 +62,7 @@ class LearnConfig:
     input_size: int = 384
     crop: int = 192
     total_views: int = 40
+    fg_bias: float = 0.2
     max_steps: int = 600
     time_budget_s: float | None = 36.0
     min_steps: int = 60
@@ -63,6 +70,7 @@ class LearnConfig:
     batch_episodes: int = 4
     shots_per_episode: int = 1
     lr: float = 2e-3
+    lr_floor: float = 0.05
     weight_decay: float = 0.01
     dice_weight: float = 0.5
     loo_steps: int = 40
@@ -124,7 +132,7 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     init_state = {k: v.clone() for k, v in model.trainable_state().items()}
     bank = None
     for done, total, bank in build_bank(model, images, masks, cfg.input_size, cfg.crop,
-                                        cfg.total_views, rng, device):
+                                        cfg.total_views, rng, device, fg_bias=cfg.fg_bias):
         yield LearnProgress("features", done, total, float("nan"), time.perf_counter() - t0,
                             None, f"features of view {done}/{total}")
     present = _presence(masks, len(classes))
@@ -156,6 +164,15 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
     start, ema, best, best_step = time.perf_counter(), None, float("inf"), 0
     amp = autocast_dtype(bank.labels.device)
     for step in range(1, max_steps + 1):
+        # Cosine decay of the learning rate over the run's progress (steps or time, whichever
+        # is further along): the last steps refine instead of jumping, so the result depends
+        # far less on exactly where a time budget cuts the run.
+        done = (step - 1) / max_steps
+        if budget is not None:
+            done = max(done, (time.perf_counter() - start) / budget)
+        for group in opt.param_groups:
+            cosine = 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+            group["lr"] = cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * cosine)
         ep = sample_episodes(bank, image_ids, cfg.loo_batch if student_only else
                              cfg.batch_episodes, cfg.shots_per_episode, model.num_classes,
                              rng, present)

@@ -93,3 +93,27 @@ def test_large_image_is_tiled_and_finds_the_shapes(disc_model):
 def test_predict_rejects_non_rgb(disc_model):
     with pytest.raises(ValueError, match="uint8"):
         Predictor(disc_model, "cpu").predict(np.zeros((10, 10), np.float32))
+
+
+def test_model_file_from_engine_0_1_loads_with_its_concat_decoder(tmp_path):
+    """Files written before ``skip_convs`` existed have no such key and a concat decoder."""
+    from safetensors.torch import load_file, save_file
+
+    from engine.model import ClassInfo, HeadConfig, SegModel
+
+    old = SegModel([ClassInfo(1, "disc")], HeadConfig(skip_convs="concat"),
+                   metadata={"input_size": 128})
+    torch_state = old.trainable_state()
+    path = tmp_path / "old.safetensors"
+    save_model(old, path)
+    header = read_header(path)
+    del header["head"]["skip_convs"]
+    save_file(load_file(str(path)), str(path), metadata={"distillfss": json.dumps(header)})
+    loaded = load_model(path)
+    assert loaded.config.skip_convs == "concat"
+    for k, v in loaded.trainable_state().items():
+        np.testing.assert_array_equal(v.numpy(), torch_state[k].numpy())
+    image, _ = make_sample(np.random.default_rng(1))
+    a = Predictor(old, "cpu").predict(image)
+    b = Predictor(loaded, "cpu").predict(image)
+    np.testing.assert_array_equal(a.labels, b.labels)
