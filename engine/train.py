@@ -64,7 +64,7 @@ class LearnConfig:
     total_views: int = 40
     fg_bias: float = 0.2
     max_steps: int = 600
-    time_budget_s: float | None = 36.0
+    time_budget_s: float | None = 32.0
     min_steps: int = 60
     patience: int = 100
     batch_episodes: int = 4
