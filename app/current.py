@@ -25,20 +25,23 @@ class CurrentImage:
     confidence: np.ndarray | None = None
 
     @classmethod
-    def load(cls, project: Project, name: str) -> CurrentImage:
+    def load(cls, project: Project, name: str,
+             unsaved: dict[str, tuple[np.ndarray, ImageState]] | None = None) -> CurrentImage:
         """Read image ``name`` with its human label; a predicted image starts from its
-        prediction so that painting corrects it."""
+        prediction so that painting corrects it.  ``unsaved`` (``Saver.unsaved``): labels
+        whose write failed, used instead of the file."""
         try:
             rgb = read_image(project.image_path(name))
         except (ImageReadError, OSError, ValueError) as exc:
             return cls(name, None, None, None, error=str(exc))
         shape = rgb.shape[:2]
         prediction = _fit(_try(project.load_prediction, name), shape)
-        label = _fit(_try(project.load_label, name), shape)
+        kept = (unsaved or {}).get(name)
+        label = _fit(kept[0].copy() if kept else _try(project.load_label, name), shape)
         if label is None:
             label = prediction.copy() if prediction is not None else np.zeros(shape, np.uint8)
         doc = MaskDocument(label)
-        return cls(name, rgb, doc, prediction, saved_revision=doc.revision)
+        return cls(name, rgb, doc, prediction, saved_revision=doc.revision - bool(kept))
 
     @property
     def dirty(self) -> bool:

@@ -57,7 +57,8 @@ class MainWindow(QMainWindow):
         self._connect()
         self._autosave = QTimer(self)
         self._autosave.setInterval(AUTOSAVE_MS)
-        self._autosave.timeout.connect(self.save_current)
+        self._autosave.timeout.connect(self._autosave_tick)
+        self._save_box: QMessageBox | None = None
         self._autosave.start()
         self._apply_settings()
         self._restore_layout()
@@ -167,6 +168,8 @@ class MainWindow(QMainWindow):
             folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
             if not folder:
                 return False
+        if not self.may_discard_unsaved():
+            return False
         project = self._open_project(Path(folder))
         if project is None:
             return False
@@ -220,6 +223,7 @@ class MainWindow(QMainWindow):
         self.model.stop_all()
         self.save_current()
         self._report(self.saver.flush())
+        self.saver.unsaved.clear()  # they belong to this project (the user was asked)
         if self.project is not None:
             self.project.close()
         self.project, self.current = None, None
@@ -248,7 +252,7 @@ class MainWindow(QMainWindow):
         if self.project is None or (self.current is not None and self.current.name == name):
             return
         self.save_current()
-        self.current = CurrentImage.load(self.project, name)
+        self.current = CurrentImage.load(self.project, name, self.saver.unsaved)
         cur = self.current
         self.canvas.set_document(cur.document)
         self.canvas.set_image(cur.rgb, f"Cannot show {name}\n\n{cur.error}")
@@ -353,7 +357,53 @@ class MainWindow(QMainWindow):
         for error in errors:
             self.statusBar().showMessage(error, 10000)
 
+    def _autosave_tick(self) -> None:
+        self.save_current()
+        self._check_saves()
+
+    def _check_saves(self) -> None:
+        """Report failed writes once (non-modal) and retry them; the labels stay in memory."""
+        errors = self.saver.take_errors()
+        self._report(errors)
+        if not self.saver.unsaved:
+            if self._save_box is not None:
+                self._save_box.close()
+                self._save_box = None
+            return
+        if self._save_box is None:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Labels not saved",
+                              "Some labels could not be written to disk (is the disk full, or "
+                              "the folder read-only?).\n\n" + (errors[0] if errors else "")
+                              + "\n\nThey are kept in memory and saving is retried every few "
+                              "seconds; this message closes itself once they are saved.", parent=self)
+            box.setModal(False)
+            box.show()
+            self._save_box = box
+        if self.project is not None and not self.project.read_only:
+            self.saver.retry(self.project)
+
+    def may_discard_unsaved(self) -> bool:
+        """Save, then, if some labels still cannot be written, ask before they are dropped."""
+        self.save_current()
+        self._report(self.saver.flush())
+        if not self.saver.unsaved or self.project is None:
+            return True
+        self.saver.retry(self.project)
+        self._report(self.saver.flush())
+        if not self.saver.unsaved:
+            return True
+        answer = QMessageBox.warning(
+            self, "Labels not saved",
+            f"The labels of {len(self.saver.unsaved)} image(s) could not be written to disk "
+            "(is it full?). Close the folder anyway and lose them?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.may_discard_unsaved():
+            event.ignore()
+            return
         self.close_project()
         self._report(self.saver.close())
         save_settings(self.settings)

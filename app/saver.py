@@ -3,6 +3,10 @@
 The state change happens at once on the main thread (so the list badge is right);
 the PNG and the ``project.json`` snapshot are written by one background thread in
 submission order, so a crash loses at most the stroke being written.
+
+A write that fails (disk full, folder made read-only) loses nothing: the labels stay in
+:attr:`Saver.unsaved` (shown instead of the file when the image is opened again) until
+:meth:`Saver.retry` writes them, and the error is reported by :meth:`Saver.take_errors`.
 """
 
 from __future__ import annotations
@@ -21,34 +25,68 @@ class Saver:
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="distillfss-save")
-        self._pending: list[Future[None]] = []
+        self._pending: list[tuple[str | None, Future[None]]] = []
         self.errors: list[str] = []
+        # name -> (labels, state) of human labels whose last write failed
+        self.unsaved: dict[str, tuple[np.ndarray, ImageState]] = {}
 
     def save_label(self, project: Project, name: str, labels: np.ndarray,
                    state: ImageState | None = None) -> ImageState:
         """Queue writing ``labels`` as the human mask of ``name``; return the new state."""
         new_state = state or project.state_after_labelling(name)
         project.set_state(name, new_state, save=False)
-        self._submit(project.label_path(name), np.array(labels, np.uint8), project.palette(),
-                     project.root / "project.json", project.json_bytes())
+        labels = np.array(labels, np.uint8)
+        self.unsaved.pop(name, None)
+        self._submit(name, (labels, new_state), project.label_path(name), labels,
+                     project.palette(), project.root / "project.json", project.json_bytes())
         return new_state
+
+    def retry(self, project: Project) -> None:
+        """Queue the labels whose write failed again (e.g. after space was freed)."""
+        for name, (labels, state) in list(self.unsaved.items()):
+            self.save_label(project, name, labels, state)
 
     def save_project(self, project: Project) -> None:
         """Queue writing ``project.json`` (after any labels already queued)."""
-        self._submit(None, None, None, project.root / "project.json", project.json_bytes())
+        self._submit(None, None, None, None, None, project.root / "project.json",
+                     project.json_bytes())
 
-    def _submit(self, png: Path | None, labels: np.ndarray | None,
+    def _submit(self, name: str | None, keep: tuple[np.ndarray, ImageState] | None,
+                png: Path | None, labels: np.ndarray | None,
                 palette: list[tuple[int, int, int]] | None, json_path: Path, text: bytes) -> None:
-        self._pending = [f for f in self._pending if not f.done()]
-        self._pending.append(self._pool.submit(_write, png, labels, palette, json_path, text))
+        self._collect(wait=False)
+        future = self._pool.submit(_write, png, labels, palette, json_path, text)
+        self._pending.append((name, future))
+        if name is not None and keep is not None:
+            future.add_done_callback(lambda f: self._failed(f, name, keep))
+
+    def _failed(self, future: Future[None], name: str,
+                keep: tuple[np.ndarray, ImageState]) -> None:
+        if future.exception() is not None:
+            self.unsaved.setdefault(name, keep)
+
+    def _collect(self, wait: bool) -> None:
+        """Move the errors of finished (or, with ``wait``, of all) writes into ``errors``."""
+        still = []
+        for name, future in self._pending:
+            if not wait and not future.done():
+                still.append((name, future))
+                continue
+            exc = future.exception()
+            if exc is not None:
+                what = f"the labels of {name}" if name else "the project file"
+                self.errors.append(f"Saving {what} failed: {exc}")
+        self._pending = still
+
+    def take_errors(self) -> list[str]:
+        """Errors of the writes finished so far (without waiting); clears them."""
+        self._collect(wait=False)
+        errors, self.errors = self.errors, []
+        return errors
 
     def flush(self) -> list[str]:
         """Wait for queued writes; return (and clear) the errors seen so far."""
-        for future in self._pending:
-            exc = future.exception()
-            if exc is not None:
-                self.errors.append(f"Saving failed: {exc}")
-        self._pending = []
+        self._collect(wait=True)
         errors, self.errors = self.errors, []
         return errors
 

@@ -43,15 +43,19 @@ def views_per_image(k: int, total: int) -> int:
 
 def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                long_side: int, crop: int, total_views: int, rng: np.random.Generator,
-               device: torch.device, chunk: int = 8, fg_bias: float = 0.5) -> Iterator[tuple[int, int, FeatureBank | None]]:
+               device: torch.device, chunk: int = 8, fg_bias: float = 0.5,
+               long_sides: Sequence[int] | None = None) -> Iterator[tuple[int, int, FeatureBank | None]]:
     """Compute the features of all views; yields ``(done, total, bank or None)``.
 
     View 0 of each image is un-augmented; the others are random (see ``augmented_view``;
-    ``fg_bias``: the chance that a view is centred on a foreground pixel).
+    ``fg_bias``: the chance that a view is centred on a foreground pixel).  ``long_sides``:
+    per image, the long side to resize it to (default ``long_side`` for all; images that
+    are already at working scale pass their own long side).
     The last yield carries the finished bank.
     """
     n_views = views_per_image(len(images), total_views)
-    work = [to_working(im, m, long_side) for im, m in zip(images, masks)]
+    sides = list(long_sides) if long_sides is not None else [long_side] * len(images)
+    work = [to_working(im, m, side) for im, m, side in zip(images, masks, sides)]
     jobs = [(i, v) for i in range(len(images)) for v in range(n_views)]
     feats: list[list[torch.Tensor]] = []
     labels, owners = [], []

@@ -159,3 +159,40 @@ def test_settings_and_recent_folders_persist(qtbot: QtBot, folder: Path,
     qtbot.addWidget(again)
     assert again.brush_size.value() == 33 and again.canvas.brush_radius == 33
     again.close()
+
+
+def test_failed_save_keeps_labels_in_memory_and_retries(qtbot: QtBot, folder: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    import app.saver as saver_module
+
+    real_write = saver_module.write_png_atomic
+    disk = {"full": True}
+
+    def write(path, labels, palette=None):
+        if disk["full"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, labels, palette)
+
+    monkeypatch.setattr(saver_module, "write_png_atomic", write)
+    window = open_window(qtbot, folder)
+    window.brush_size.setValue(5)
+    drag(window.canvas, [(20, 20), (40, 30)])
+    painted = np.array(window.current.document.labels)  # type: ignore[union-attr]
+    window.actions_.next_image.trigger()
+    errors = window.saver.flush()
+    assert any("No space left" in e and "img00.png" in e for e in errors)
+    assert "img00.png" in window.saver.unsaved
+    window._check_saves()
+    assert window._save_box is not None and window._save_box.isVisible()
+    window.show_image("img00.png")  # back again: the painting is still there
+    assert np.array_equal(window.current.document.labels, painted)  # type: ignore[union-attr]
+    disk["full"] = False
+    window._check_saves()  # retries
+    window.saver.flush()
+    window._check_saves()
+    assert not window.saver.unsaved and window._save_box is None
+    assert window.project is not None
+    assert np.array_equal(window.project.load_label("img00.png"), painted)  # type: ignore[arg-type]
+    close_window(qtbot, window)

@@ -97,3 +97,31 @@ def test_bad_support_sets_get_clear_errors(change, message):
     ims, ms = change(images, masks)
     with pytest.raises(ValueError, match=message):
         next(learn(ims, ms, [ClassInfo(1, "disc")], FAST))
+
+
+def test_single_example_is_split_into_two_halves_with_foreground():
+    from engine.augment import resize_mask
+    from engine.train import split_single_support
+
+    image = np.zeros((300, 400, 3), np.uint8)
+    mask = np.zeros((300, 400), np.uint8)
+    mask[100:140, 50:90] = 1      # one object on the left ...
+    mask[150:200, 300:380] = 1    # ... and one on the right
+    (a, b), (ma, mb) = split_single_support(image, mask, 200)
+    # At working scale (long side 400 -> 200), cut across the long side, disjoint, both with
+    # foreground, and together exactly the resized image.
+    assert a.shape[0] == b.shape[0] == 150 and a.shape[1] + b.shape[1] == 200
+    assert ma.any() and mb.any()
+    assert ma.sum() + mb.sum() == resize_mask(mask, (150, 200)).sum()
+    # Foreground only near one edge: a half would be empty, so no split.
+    edge = np.zeros_like(mask)
+    edge[:, :30] = 1
+    assert split_single_support(image, edge, 200) is None
+
+
+def test_one_example_learns_discs():
+    """K = 1 still learns the synthetic class (trained on the two halves of the example)."""
+    images, masks = make_set(3, 1, n_shapes=6)
+    _, model = run(learn(images, masks, [ClassInfo(1, "disc")], replace(FAST, max_steps=80)))
+    iou = _iou(model, seed=99)
+    assert iou[0] > 0.8, f"disc IoU {iou[0]:.3f} from one example"
