@@ -204,13 +204,15 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
     for step in range(1, max_steps + 1):
         # Cosine decay of the learning rate over the run's progress (steps or time, whichever
         # is further along): the last steps refine instead of jumping, so the result depends
-        # far less on exactly where a time budget cuts the run.
-        done = (step - 1) / max_steps
-        if budget is not None:
-            done = max(done, (time.perf_counter() - start) / budget)
-        for group in opt.param_groups:
+        # far less on exactly where a time budget cuts the run.  The short student-only
+        # leave-one-out folds keep the full rate: decay would halve their little training.
+        if not student_only:
+            done = (step - 1) / max_steps
+            if budget is not None:
+                done = max(done, (time.perf_counter() - start) / budget)
             cosine = 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-            group["lr"] = cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * cosine)
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * cosine)
         ep = sample_episodes(bank, image_ids, cfg.loo_batch if student_only else
                              cfg.batch_episodes, cfg.shots_per_episode, model.num_classes,
                              rng, present)
