@@ -107,24 +107,16 @@ class SharedHead(nn.Module):
             return feats[i].repeat_interleave(n, dim=0) if n > 1 else feats[i]
 
         x = self.mixer1(torch.cat([self.mix(coarse), skip(self.skip8)], 1))
-        if self.separable:
-            if self.skip4 is not None:
-                x = self.mixer2(x, skip(self.skip4))
+        stages = ((self.mixer2, self.skip4), (self.mixer3, self.skip2))
+        for mixer, tap in stages:
+            if tap is None:
+                x = mixer(x)
+            elif self.separable:
+                x = mixer(x, skip(tap))
             else:
-                x = self.mixer2(x)
-            x = self.mixer3(x, skip(self.skip2)) if self.skip2 is not None else self.mixer3(x)
+                x = mixer(torch.cat([_up(x, feats[tap].shape[-2:]), skip(tap)], 1))
+        if self.separable:
             x = self.logits(x)
-            if out_size is not None:
-                x = _up(x, out_size)
-            return merge_binary_logits(x.view(b, n, 2, *x.shape[-2:]))
-        if self.skip4 is not None:
-            x = _up(x, feats[self.skip4].shape[-2:])
-            x = torch.cat([x, skip(self.skip4)], 1)
-        x = self.mixer2(x)
-        if self.skip2 is not None:
-            x = _up(x, feats[self.skip2].shape[-2:])
-            x = torch.cat([x, skip(self.skip2)], 1)
-        x = self.mixer3(x)
         if out_size is not None:
             x = _up(x, out_size)                               # (B*N, 2, H, W)
         return merge_binary_logits(x.view(b, n, 2, *x.shape[-2:]))
