@@ -29,6 +29,8 @@ class Saver:
         self.errors: list[str] = []
         # name -> (labels, state) of human labels whose last write failed
         self.unsaved: dict[str, tuple[np.ndarray, ImageState]] = {}
+        self._latest: dict[str, int] = {}  # name -> number of its newest queued write
+        self._count = 0
 
     def save_label(self, project: Project, name: str, labels: np.ndarray,
                    state: ImageState | None = None) -> ImageState:
@@ -36,7 +38,6 @@ class Saver:
         new_state = state or project.state_after_labelling(name)
         project.set_state(name, new_state, save=False)
         labels = np.array(labels, np.uint8)
-        self.unsaved.pop(name, None)
         self._submit(name, (labels, new_state), project.label_path(name), labels,
                      project.palette(), project.root / "project.json", project.json_bytes())
         return new_state
@@ -55,15 +56,29 @@ class Saver:
                 png: Path | None, labels: np.ndarray | None,
                 palette: list[tuple[int, int, int]] | None, json_path: Path, text: bytes) -> None:
         self._collect(wait=False)
-        future = self._pool.submit(_write, png, labels, palette, json_path, text)
+        self._count += 1
+        if name is not None:
+            self._latest[name] = self._count
+        future = self._pool.submit(self._write, self._count, name, keep, png, labels, palette,
+                                   json_path, text)
         self._pending.append((name, future))
-        if name is not None and keep is not None:
-            future.add_done_callback(lambda f: self._failed(f, name, keep))
 
-    def _failed(self, future: Future[None], name: str,
-                keep: tuple[np.ndarray, ImageState]) -> None:
-        if future.exception() is not None:
-            self.unsaved.setdefault(name, keep)
+    def _write(self, number: int, name: str | None, keep: tuple[np.ndarray, ImageState] | None,
+               png: Path | None, labels: np.ndarray | None,
+               palette: list[tuple[int, int, int]] | None, json_path: Path, text: bytes) -> None:
+        # The outcome is recorded before the future completes (a done-callback could run
+        # after flush() returned), and only by the newest write of an image: writes run in
+        # submission order, so an older failure never overrides newer labels.
+        ok = False
+        try:
+            _write(png, labels, palette, json_path, text)
+            ok = True
+        finally:
+            newest = name is not None and self._latest.get(name) == number
+            if newest and ok:
+                self.unsaved.pop(name, None)
+            elif newest and keep is not None:
+                self.unsaved[name] = keep
 
     def _collect(self, wait: bool) -> None:
         """Move the errors of finished (or, with ``wait``, of all) writes into ``errors``."""

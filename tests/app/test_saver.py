@@ -1,0 +1,51 @@
+"""The label saver: failed writes keep the newest labels in memory, never older ones."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import numpy as np
+import pytest
+from app_helpers import make_folder
+
+import app.saver as saver_module
+from app.saver import Saver
+from engine.project import Project
+
+
+@pytest.mark.parametrize("outcomes", [("fail", "ok"), ("ok", "fail"), ("fail", "fail")])
+def test_only_the_newest_write_of_an_image_decides_what_is_unsaved(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcomes: tuple[str, str]) -> None:
+    shape = (96, 128)
+    make_folder(tmp_path / "images", n=1, size=shape)
+    project = Project.open(tmp_path / "images")
+    name = project.images[0].name
+    real_write = saver_module.write_png_atomic
+    queue = list(outcomes)
+
+    def write(path, labels, palette=None):
+        if queue.pop(0) == "fail":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, labels, palette)
+
+    monkeypatch.setattr(saver_module, "write_png_atomic", write)
+    saver = Saver()
+    older, newer = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+    older[:10] = 1
+    newer[-10:] = 1
+    saver.save_label(project, name, older)
+    saver.save_label(project, name, newer)
+    errors = saver.flush()
+    assert len(errors) == outcomes.count("fail")
+    if outcomes[1] == "ok":
+        assert name not in saver.unsaved
+        assert np.array_equal(project.load_label(name), newer)
+    else:
+        assert np.array_equal(saver.unsaved[name][0], newer)
+        monkeypatch.setattr(saver_module, "write_png_atomic", real_write)
+        saver.retry(project)
+        assert saver.flush() == [] and not saver.unsaved
+        assert np.array_equal(project.load_label(name), newer)
+    saver.close()
+    project.close()
