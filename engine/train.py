@@ -11,7 +11,8 @@ What happens (method.md §4, with the deviations argued in the module docstrings
    computed once and cached (flips, rot90, scale/crop, colour jitter).
 2. Teacher and student train jointly on episodes built from the supports only (leave-one-out,
    or paired when several classes), batched ``batch_episodes`` at a time, loss =
-   (focal(teacher) + focal(student) + MSE(coarse maps)) / 3 + ``dice_weight`` · Dice, AdamW.
+   (focal(teacher) + focal(student) + MSE(coarse maps)) / 3 + ``dice_weight`` · Dice, AdamW
+   (``engine.optim``: the same update as torch's, without importing torch._dynamo).
    Stops at ``max_steps``, at ``time_budget_s`` or when the smoothed loss stops improving.
 3. Leave-one-out estimate: for each support image, a fresh student trained for ``loo_steps``
    on the others (student-only, focal + Dice: a cheap proxy of the full objective) predicts
@@ -35,6 +36,7 @@ from .device import autocast_dtype, choose_device
 from .episodes import gather, sample_episodes
 from .features import FeatureBank, build_bank, to_working
 from .losses import coarse_mse, dice_loss, focal_loss
+from .optim import AdamW
 from .model import ClassInfo, HeadConfig, SegModel, default_classes, trainable_parameters
 from .validate import check_support_set, loo_estimate
 
@@ -198,7 +200,7 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
     """Train ``model`` on episodes from ``image_ids``; yields after each step; returns steps."""
     model.train()
     params = trainable_parameters(model)
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, ema, best, best_step = time.perf_counter(), None, float("inf"), 0
     amp = autocast_dtype(bank.labels.device)
     for step in range(1, max_steps + 1):
@@ -211,8 +213,7 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
             if budget is not None:
                 done = max(done, (time.perf_counter() - start) / budget)
             cosine = 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-            for group in opt.param_groups:
-                group["lr"] = cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * cosine)
+            opt.lr = cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * cosine)
         ep = sample_episodes(bank, image_ids, cfg.loo_batch if student_only else
                              cfg.batch_episodes, cfg.shots_per_episode, model.num_classes,
                              rng, present)
@@ -222,7 +223,7 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
             else:
                 parts = _episode_loss(model, bank, ep, cfg)
         loss = (parts[0] + parts[1] + parts[2]) / 3 + cfg.dice_weight * parts[3]
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss.backward()
         opt.step()
         value = float(loss.detach())
