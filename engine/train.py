@@ -147,10 +147,11 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                                         long_sides=sides):
         yield LearnProgress("features", done, total, float("nan"), time.perf_counter() - t0,
                             None, f"features of view {done}/{total}")
-    steps = yield from _fit(model, bank, list(range(len(parts))),
-                            _presence(part_masks, len(classes)), cfg, rng, t0,
+    # Per training image (the halves when one example was split; else the supports, which
+    # is the only case the leave-one-out estimate below runs in).
+    present = _presence(part_masks, len(classes))
+    steps = yield from _fit(model, bank, list(range(len(parts))), present, cfg, rng, t0,
                             cfg.max_steps, cfg.time_budget_s)
-    present = _presence(masks, len(classes))
     model.eval()
     loo = {}
     if cfg.loo_steps > 0 and len(images) >= 2:
