@@ -43,7 +43,9 @@ def _conv_relu(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.ReLU(inplace=True))
 
 
-def _up(x: torch.Tensor, size) -> torch.Tensor:
+def upsample(x: torch.Tensor, size) -> torch.Tensor:
+    """Bilinear resize of ``(B, C, h, w)`` to ``size`` (``align_corners=True``): the head's
+    upsampling, also used by the predictor on the finest-stride logits."""
     return F.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
@@ -59,7 +61,7 @@ class SkipMerge(nn.Module):
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         """``(B, cin, h, w)`` and ``(B, cskip, H, W)`` -> ``(B, cout, H, W)``."""
         y = self.pointwise(self.depthwise(skip))
-        return F.relu(_up(self.coarse(x), skip.shape[-2:]) + y, inplace=True)
+        return F.relu(upsample(self.coarse(x), skip.shape[-2:]) + y, inplace=True)
 
 
 class SharedHead(nn.Module):
@@ -94,8 +96,8 @@ class SharedHead(nn.Module):
         """``{stride: (B, N, T, h, w)}`` -> ``(B*N, width, H/8, W/8)``."""
         m32, m16, m8 = (coarse[s].flatten(0, 1) for s in (32, 16, 8))
         x = self.conv1(m32)
-        x = self.conv4(_up(x, m16.shape[-2:]) + self.conv2(m16))
-        return self.conv5(_up(x, m8.shape[-2:]) + self.conv3(m8))
+        x = self.conv4(upsample(x, m16.shape[-2:]) + self.conv2(m16))
+        return self.conv5(upsample(x, m8.shape[-2:]) + self.conv3(m8))
 
     def forward(self, coarse: dict[int, torch.Tensor], feats: list[torch.Tensor],
                 out_size: tuple[int, int] | None) -> torch.Tensor:
@@ -114,11 +116,11 @@ class SharedHead(nn.Module):
             elif self.separable:
                 x = mixer(x, skip(tap))
             else:
-                x = mixer(torch.cat([_up(x, feats[tap].shape[-2:]), skip(tap)], 1))
+                x = mixer(torch.cat([upsample(x, feats[tap].shape[-2:]), skip(tap)], 1))
         if self.separable:
             x = self.logits(x)
         if out_size is not None:
-            x = _up(x, out_size)                               # (B*N, 2, H, W)
+            x = upsample(x, out_size)                               # (B*N, 2, H, W)
         return merge_binary_logits(x.view(b, n, 2, *x.shape[-2:]))
 
 

@@ -20,6 +20,7 @@ import torch
 
 from .augment import pad_to_multiple, resize_image, working_size
 from .device import autocast_dtype, choose_device
+from .head import upsample
 from .model import ClassInfo, SegModel
 
 
@@ -118,8 +119,8 @@ class Predictor:
             logits = self.model.student_logits(x, full_size=False).float()
         if logits.shape[1] == 2:
             diff = logits[:, 1:] - logits[:, :1]
-            return torch.sigmoid(_upsample(diff, size)).cpu().numpy()
-        return _upsample(logits, size).softmax(1).cpu().numpy()
+            return torch.sigmoid(upsample(diff, size)).cpu().numpy()
+        return upsample(logits, size).softmax(1).cpu().numpy()
 
     def _predict_tiled(self, image: np.ndarray) -> Prediction:
         h, w = image.shape[:2]
@@ -155,13 +156,6 @@ def _tile_spans(length: int, tile: int, margin: int):
         keep_end = length if i == len(starts) - 1 else min(s + tile - margin, starts[i + 1] + margin)
         yield s, s + tile, keep_start, keep_end
         keep_start = keep_end
-
-
-def _upsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Bilinear upsampling as in the head's training (``align_corners=True``)."""
-    if tuple(x.shape[-2:]) == size:
-        return x
-    return torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
 def _finish(probs: np.ndarray, size: tuple[int, int]) -> Prediction:

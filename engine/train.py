@@ -36,8 +36,8 @@ from .device import autocast_dtype, choose_device
 from .episodes import gather, sample_episodes
 from .features import FeatureBank, build_bank, to_working
 from .losses import coarse_mse, dice_loss, focal_loss
-from .optim import AdamW
 from .model import ClassInfo, HeadConfig, SegModel, default_classes, trainable_parameters
+from .optim import AdamW
 from .validate import check_support_set, loo_estimate
 
 
