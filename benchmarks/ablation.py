@@ -7,7 +7,8 @@ draws (``common.draw_supports``) and the same IoU (accumulated over each test se
     python benchmarks/ablation.py '{"time_budget_s": null, "max_steps": 160}' nuclei_dsb2018
 
 The first argument is a JSON object of ``LearnConfig`` fields (``"head"``: ``HeadConfig``
-fields); dataset names restrict the run.  ``--k`` shots (default 5), ``--seed`` (default 0).
+fields); dataset names restrict the run.  ``--k`` shots (default 5), ``--seed`` (default 0),
+``--device`` (default: CUDA, MPS, CPU).
 The leave-one-out estimate is off (``loo_steps=0``) unless the overrides set it.
 """
 
@@ -34,10 +35,11 @@ def main() -> None:
     ap.add_argument("datasets", nargs="*", default=list(DATASETS))
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
     args = ap.parse_args()
     over = json.loads(args.overrides)
     head = over.pop("head", None)
-    cfg = LearnConfig(**{"loo_steps": 0, **over, "seed": args.seed})
+    cfg = LearnConfig(**{"loo_steps": 0, **over, "seed": args.seed, "device": args.device})
     if head:
         cfg = replace(cfg, head=HeadConfig(**head))
     scores = []
@@ -53,7 +55,7 @@ def main() -> None:
         except StopIteration as stop:
             model = stop.value
         learn_s = time.perf_counter() - t
-        predictor, acc = Predictor(model, "cpu"), IoUAccumulator(1)
+        predictor, acc = Predictor(model, args.device), IoUAccumulator(1)
         for i in (i for i in range(len(images)) if i not in idx):
             acc.add(predictor.predict(read_image(images[i])).labels, binary_mask(masks[i]))
         scores.append(acc.per_class()[0] * 100)

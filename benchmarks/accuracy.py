@@ -25,12 +25,13 @@ from baselines import FeatureExtractor, LinearProbe, Prototype
 from common import (DATASETS, DEFAULT_DATA, ROOT, binary_mask, draw_supports, load_dataset,
                     load_pairs, markdown_table)
 
+from engine.device import choose_device, describe
 from engine.fewshot import TeacherPredictor
 from engine.io import read_image
 from engine.metrics import IoUAccumulator
 from engine.model import ClassInfo
 from engine.predict import Predictor
-from engine.train import LearnConfig, learn
+from engine.train import LearnConfig, effective_config, learn
 
 METHODS = ("prototype", "linear probe", "teacher", "student")
 
@@ -55,8 +56,9 @@ def evaluate(root: Path, name: str, k: int, seed: int, cfg: LearnConfig, fx) -> 
     predictors = {
         "prototype": Prototype(fx, sup_images, sup_masks).predict,
         "linear probe": LinearProbe(fx, sup_images, sup_masks).predict,
-        "teacher": lambda im, p=TeacherPredictor(model, sup_images, sup_masks): p.predict(im).labels,
-        "student": lambda im, p=Predictor(model): p.predict(im).labels,
+        "teacher": lambda im, p=TeacherPredictor(model, sup_images, sup_masks, device=cfg.device):
+            p.predict(im).labels,
+        "student": lambda im, p=Predictor(model, cfg.device): p.predict(im).labels,
     }
     acc = {m: IoUAccumulator(1) for m in METHODS}
     for i in (i for i in range(len(images)) if i not in idx):
@@ -87,13 +89,15 @@ def main() -> None:
     ap.add_argument("--shots", nargs="*", type=int, default=[1, 5, 10])
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--time-budget", type=float, default=None, help="seconds of training")
+    ap.add_argument("--device", default=None, help="auto (default), cpu, cuda, mps")
     ap.add_argument("--loo", action="store_true", help="also compute the LOO estimate")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "accuracy.md")
     args = ap.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    cfg = LearnConfig(loo_steps=LearnConfig().loo_steps if args.loo else 0)
+    cfg = LearnConfig(loo_steps=LearnConfig().loo_steps if args.loo else 0, device=args.device)
     if args.time_budget is not None:
-        cfg = replace(cfg, time_budget_s=args.time_budget)
+        cfg = replace(cfg, time_budget_s=args.time_budget,
+                      gpu=replace(cfg.gpu, time_budget_s=args.time_budget))
     fx = FeatureExtractor(cfg.input_size)
     rows = []
     for name in args.datasets:
@@ -106,8 +110,10 @@ def main() -> None:
             print("| " + " | ".join(row) + " |", flush=True)
     header = ["dataset", "K", *METHODS, "LOO estimate", "learn s", "steps"]
     table = markdown_table(header, rows)
+    device = choose_device(cfg.device)
     note = (f"\n\nForeground IoU (%) over each test set, seeds {args.seeds} (mean ± sd), "
-            f"learn time budget {cfg.time_budget_s} s on {torch.get_num_threads()} CPU threads "
+            f"learn time budget {effective_config(cfg, device).time_budget_s} s on {describe(device)}, "
+            f"{torch.get_num_threads()} CPU threads "
             f"({time.strftime('%Y-%m-%d')}).\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table + note)

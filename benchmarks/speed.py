@@ -29,7 +29,7 @@ from common import DEFAULT_DATA, ROOT, binary_mask, load_dataset, markdown_table
 
 from engine.augment import pad_to_multiple, resize_image, working_size
 from engine.batch import label_folder
-from engine.device import choose_device, describe
+from engine.device import autocast_dtype, choose_device, describe
 from engine.fewshot import TeacherPredictor
 from engine.io import read_image
 from engine.model import ClassInfo
@@ -71,8 +71,8 @@ def backbone_rate(predictor: Predictor, images, batch: int) -> float:
             groups.setdefault(size, []).append(pad_to_multiple(resize_image(im, size)))
         tensors += [torch.from_numpy(np.stack(g)).permute(0, 3, 1, 2).to(predictor.device)
                     for g in groups.values()]
-    model = predictor.model
-    with torch.no_grad():
+    model, amp = predictor.model, autocast_dtype(predictor.device)  # as the predictor runs it
+    with torch.no_grad(), torch.autocast(predictor.device.type, dtype=amp, enabled=amp is not None):
         model.features(tensors[0])  # warm-up
         sync(predictor.device)
         t = time.perf_counter()
@@ -143,6 +143,9 @@ def main() -> None:
         ["peak memory after learning", f"{mem_learn:.0f} MiB", "process RSS"],
         ["peak memory at the end", f"{peak_mib():.0f} MiB", "process RSS"],
     ]
+    if device.type == "cuda":
+        rows.append(["peak GPU memory", f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB",
+                     "torch allocator, whole run"])
     table = markdown_table(["measure", "value", "note"], rows)
     note = (f"\n\n{describe(device)}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
             f"{len(test_paths)} nuclei images (256-512 px), batch {args.batch_size}, "

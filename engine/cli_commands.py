@@ -51,14 +51,15 @@ def cmd_learn(args: argparse.Namespace) -> int:
     names = names or ([args.masks.name or "class1"] if n == 1 else [f"class{i}" for i in range(1, n + 1)])
     classes = [ClassInfo(i + 1, nm, DEFAULT_COLORS[i % len(DEFAULT_COLORS)]) for i, nm in enumerate(names)]
     cfg = LearnConfig(seed=args.seed, device=args.device)
-    if args.time_budget is not None:
-        cfg = replace(cfg, time_budget_s=args.time_budget)
+    if args.time_budget is not None:  # on every device (the GPU settings have their own)
+        cfg = replace(cfg, time_budget_s=args.time_budget,
+                      gpu=replace(cfg.gpu, time_budget_s=args.time_budget))
     if args.max_steps is not None:
         cfg = replace(cfg, max_steps=args.max_steps)
     if args.input_size is not None:
         if args.input_size < 64 or args.input_size % 32:
             raise CliError("--input-size must be a multiple of 32, at least 64")
-        cfg = replace(cfg, input_size=args.input_size, crop=min(cfg.crop, args.input_size))
+        cfg = replace(cfg, input_size=args.input_size)  # crops are capped to it
     if args.no_loo:
         cfg = replace(cfg, loo_steps=0)
     print(f"learning {', '.join(names)} from {len(paths)} image(s): "

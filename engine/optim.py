@@ -33,16 +33,26 @@ class AdamW:
 
     @torch.no_grad()
     def step(self) -> None:
-        """One update of every parameter that has a gradient."""
+        """One update of every parameter that has a gradient.
+
+        Multi-tensor (``torch._foreach_*``) ops: eight calls per step whatever the number of
+        parameters, instead of eight per parameter.  On a GPU the per-parameter loop was
+        launch-bound (~600 tiny kernels and scalar wraps per step for the DistillFSS head).
+        """
+        live = [(p, m, v) for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq)
+                if p.grad is not None]
+        if not live:
+            return
         self.steps += 1
+        params, exp_avg, exp_avg_sq = (list(t) for t in zip(*live))
+        grads = [p.grad for p in params]
         b1, b2 = self.betas
         bias1, bias2 = 1 - b1 ** self.steps, 1 - b2 ** self.steps
-        for p, m, v in zip(self.params, self.exp_avg, self.exp_avg_sq):
-            if p.grad is None:
-                continue
-            g = p.grad
-            p.mul_(1 - self.lr * self.weight_decay)
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v.sqrt() / math.sqrt(bias2)).add_(self.eps)
-            p.addcdiv_(m, denom, value=-self.lr / bias1)
+        torch._foreach_mul_(params, 1 - self.lr * self.weight_decay)
+        torch._foreach_lerp_(exp_avg, grads, 1 - b1)
+        torch._foreach_mul_(exp_avg_sq, b2)
+        torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - b2)
+        denom = torch._foreach_sqrt(exp_avg_sq)
+        torch._foreach_div_(denom, math.sqrt(bias2))
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(params, exp_avg, denom, -self.lr / bias1)

