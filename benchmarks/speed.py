@@ -73,7 +73,8 @@ def backbone_rate(predictor: Predictor, images, batch: int) -> float:
                     for g in groups.values()]
     model, amp = predictor.model, autocast_dtype(predictor.device)  # as the predictor runs it
     with torch.no_grad(), torch.autocast(predictor.device.type, dtype=amp, enabled=amp is not None):
-        model.features(tensors[0])  # warm-up
+        for x in {tuple(x.shape): x for x in tensors}.values():  # warm-up: every shape once
+            model.features(x)  # (a GPU loads kernels lazily, per shape)
         sync(predictor.device)
         t = time.perf_counter()
         for x in tensors:

@@ -47,10 +47,11 @@ from .validate import check_support_set, loo_estimate
 class GpuSettings:
     """Settings that replace :class:`LearnConfig`'s when learning runs on a GPU (CUDA or MPS).
 
-    The head is small: on a GPU a training step is launch-bound (measured on an H100: ~50 ms
-    per step of 4 episodes of 192 px crops, about the same as for 4x the work), so a GPU
-    step takes 16 episodes of larger crops (more context: 320 px crops gave polyps +6 and
-    tiles +5 IoU points over 192 px on one draw), over more cached views, in a shorter budget
+    The head is small: on a GPU a training step is launch-bound (measured on an H100: 47-70
+    ms per step of 4 episodes in bf16 with a per-parameter optimizer; 30-40 ms per step of 16
+    episodes of 320 px crops in fp32 with the multi-tensor one), so a GPU step takes 16
+    episodes of larger crops (more context: 320 px crops gave polyps +6 and tiles +5 IoU
+    points over 192 px on one draw), over more cached views, in a shorter budget
     (target: learn 5 shots in < 10 s on a GPU, leave-one-out estimate included).
     """
 
@@ -83,7 +84,9 @@ class LearnConfig:
     loo_steps, loo_batch : steps and episodes per step of each leave-one-out fold (0 steps
         disables the estimate).
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
-        launch-bound head gains nothing from it and the casts add kernels.
+        small head is launch-bound there, so autocast saves no time and adds cast kernels,
+        and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
+        measured apart from the other GPU settings).
     gpu : :class:`GpuSettings` used instead of the matching fields on a GPU; ``None`` = use
         the fields above on every device.
     """
