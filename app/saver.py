@@ -30,6 +30,7 @@ class Saver:
         # name -> (labels, state) of human labels whose last write failed
         self.unsaved: dict[str, tuple[np.ndarray, ImageState]] = {}
         self._latest: dict[str, int] = {}  # name -> number of its newest queued write
+        self._failed: dict[str, int] = {}  # name -> number of the write kept in ``unsaved``
         self._count = 0
 
     def save_label(self, project: Project, name: str, labels: np.ndarray,
@@ -43,8 +44,13 @@ class Saver:
         return new_state
 
     def retry(self, project: Project) -> None:
-        """Queue the labels whose write failed again (e.g. after space was freed)."""
+        """Queue the labels whose write failed again (e.g. after space was freed).
+
+        An image with a newer write queued since the failure is skipped: that write holds
+        newer labels and decides (re-sending the failed ones would overwrite them)."""
         for name, (labels, state) in list(self.unsaved.items()):
+            if self._latest.get(name, 0) > self._failed.get(name, 0):
+                continue
             self.save_label(project, name, labels, state)
 
     def save_project(self, project: Project) -> None:
@@ -79,6 +85,7 @@ class Saver:
                 self.unsaved.pop(name, None)
             elif newest and keep is not None:
                 self.unsaved[name] = keep
+                self._failed[name] = number
 
     def _collect(self, wait: bool) -> None:
         """Move the errors of finished (or, with ``wait``, of all) writes into ``errors``."""

@@ -49,3 +49,41 @@ def test_only_the_newest_write_of_an_image_decides_what_is_unsaved(
         assert np.array_equal(project.load_label(name), newer)
     saver.close()
     project.close()
+
+
+def test_retry_never_overwrites_labels_queued_after_the_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disk full, the user goes on painting, an autosave tick retries while the newer
+    stroke's write is still queued: the newer labels must be what ends up on disk."""
+    import threading
+
+    shape = (96, 128)
+    make_folder(tmp_path / "images", n=1, size=shape)
+    project = Project.open(tmp_path / "images")
+    name = project.images[0].name
+    real_write = saver_module.write_png_atomic
+    gate, calls = threading.Event(), []
+
+    def write(path, labels, palette=None):
+        calls.append(labels.copy())
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        gate.wait(10)  # the newer write is still running when retry() is called
+        real_write(path, labels, palette)
+
+    monkeypatch.setattr(saver_module, "write_png_atomic", write)
+    saver = Saver()
+    older, newer = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
+    older[:10] = 1
+    newer[-10:] = 1
+    saver.save_label(project, name, older)
+    assert len(saver.flush()) == 1 and np.array_equal(saver.unsaved[name][0], older)
+    saver.save_label(project, name, newer)   # queued, blocked in the writer
+    saver.retry(project)                     # must not re-send the older labels
+    gate.set()
+    assert saver.flush() == []
+    assert not saver.unsaved
+    assert np.array_equal(project.load_label(name), newer)
+    assert len(calls) == 2
+    saver.close()
+    project.close()
