@@ -168,6 +168,8 @@ class MainWindow(QMainWindow):
             folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
             if not folder:
                 return False
+        if self.project is not None and Path(folder).resolve() == self.project.image_folder.resolve():
+            return True  # already open (opening it again would find our own lock: read-only)
         if not self.may_discard_unsaved():
             return False
         project = self._open_project(Path(folder))
@@ -184,15 +186,18 @@ class MainWindow(QMainWindow):
     def _open_project(self, folder: Path) -> Project | None:
         chosen = self.settings.project_dirs.get(str(folder.resolve()))
         try:
-            return Project.open(folder, chosen)
-        except ProjectDirNotWritable:
-            target = QFileDialog.getExistingDirectory(
-                self, "The image folder is read-only: choose where to keep the labels")
-            if not target:
-                return Project.open(folder, read_only=True)
-            self.settings.project_dirs[str(folder.resolve())] = target
-            return Project.open(folder, target)
-        except (OSError, ProjectError) as exc:
+            try:
+                return Project.open(folder, chosen)
+            except ProjectDirNotWritable:
+                target = QFileDialog.getExistingDirectory(
+                    self, "The image folder is read-only: choose where to keep the labels")
+                if not target:
+                    return Project.open(folder, read_only=True)
+                # the choice of place is remembered only once a project opens there
+                project = Project.open(folder, target)
+                self.settings.project_dirs[str(folder.resolve())] = target
+                return project
+        except (OSError, ProjectError) as exc:  # also when the chosen place fails
             QMessageBox.warning(self, "Cannot open folder", str(exc))
             return None
 
@@ -225,7 +230,11 @@ class MainWindow(QMainWindow):
         self._report(self.saver.flush())
         self.saver.unsaved.clear()  # they belong to this project (the user was asked)
         if self.project is not None:
-            self.project.close()
+            try:
+                self.project.close()  # releases the lock even when saving fails
+            except OSError as exc:
+                QMessageBox.warning(self, "Project", f"Could not save the project file: {exc}\n"
+                                    "The label images are saved; image states may be stale.")
         self.project, self.current = None, None
 
     def open_demo(self) -> None:

@@ -117,13 +117,16 @@ class Project:
         return project
 
     def close(self) -> None:
-        """Save and release the lock (safe to call twice)."""
-        if not self.read_only:
-            self.save()
-        if self._lock_held:
-            with contextlib.suppress(OSError):
-                (self.root / "lock").unlink()
-            self._lock_held, self.read_only = False, True
+        """Save and release the lock (safe to call twice; the lock is released even when
+        saving raises ``OSError``, e.g. on a full disk)."""
+        try:
+            if not self.read_only:
+                self.save()
+        finally:
+            if self._lock_held:
+                with contextlib.suppress(OSError):
+                    (self.root / "lock").unlink()
+                self._lock_held, self.read_only = False, True
 
     def _acquire_lock(self) -> bool:
         self._lock_held = acquire_lock(self.root / "lock")

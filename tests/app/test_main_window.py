@@ -145,6 +145,20 @@ def test_second_window_is_read_only(qtbot: QtBot, folder: Path, monkeypatch: pyt
     close_window(qtbot, first)
 
 
+def test_reopening_the_open_folder_keeps_it_writable(qtbot: QtBot, folder: Path) -> None:
+    """File > Open recent on the folder already open: it stays open and editable (it used to
+    find its own lock, open read-only and drop the edits made after)."""
+    window = open_window(qtbot, folder)
+    project = window.project
+    assert window.open_folder(folder)
+    assert window.project is project and not project.read_only  # type: ignore[union-attr]
+    drag(window.canvas, [(30, 30), (50, 40)])
+    window.save_current()
+    window.saver.flush()
+    assert project.load_label("img00.png") is not None  # type: ignore[union-attr]
+    close_window(qtbot, window)
+
+
 def test_settings_and_recent_folders_persist(qtbot: QtBot, folder: Path,
                                              _isolated_settings: Path) -> None:
     window = open_window(qtbot, folder)
