@@ -161,8 +161,11 @@ class ModelController(QObject):
                  "validate": "Checking (leave-one-out)"}.get(item.phase, item.phase)
         loss = "" if item.loss != item.loss else f"loss {item.loss:.3f}   "
         eta = format_eta(item.eta_s)
-        detail = f"{phase}: step {item.step}/{item.total_steps}   {loss}" + (
-            f"about {eta} left" if eta else "")
+        if item.step == 0 and item.message:  # e.g. "starting on CUDA (…)", before any step
+            detail = f"{phase}: {item.message}"
+        else:
+            detail = f"{phase}: step {item.step}/{item.total_steps}   {loss}" + (
+                f"about {eta} left" if eta else "")
         self.w.job_panel.set_progress(item.step, item.total_steps, f"{phase} %p%", detail)
 
     def _on_learned(self, result: LearnResult) -> None:
