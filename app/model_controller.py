@@ -135,8 +135,19 @@ class ModelController(QObject):
         project = self.project
         if project is None or self.busy:
             return
+        if project.read_only:  # its models/ belongs to the other window (or cannot be written)
+            QMessageBox.information(self.w, "Learn class", "This folder is open read-only: "
+                                    "learning needs a project this window can write to.")
+            return
         self.w.save_current()
         self.w._report(self.w.saver.flush())
+        if self.w.saver.unsaved:
+            # Learning reads the examples from disk: it would learn stale or missing masks.
+            QMessageBox.warning(self.w, "Learn class", "The labels of "
+                                f"{len(self.w.saver.unsaved)} image(s) could not be saved "
+                                "(see the earlier warning). Free space or fix the folder's "
+                                "permissions, then learn again: saving is retried.")
+            return
         names = project.names_with(ImageState.SUPPORT)
         if not names:
             QMessageBox.information(self.w, "Learn class", "Paint the class on at least one "
@@ -205,6 +216,10 @@ class ModelController(QObject):
         """Predict every image without a human label, in the background."""
         project = self.project
         if project is None or self.busy:
+            return
+        if project.read_only:
+            QMessageBox.information(self.w, "Auto-label", "This folder is open read-only: "
+                                    "auto-labelling needs a project this window can write to.")
             return
         if project.model_path is None:
             QMessageBox.information(self.w, "Auto-label", "Learn a class first.")

@@ -141,6 +141,12 @@ def test_second_window_is_read_only(qtbot: QtBot, folder: Path, monkeypatch: pyt
     drag(second.canvas, [(30, 30)])
     second.save_current()  # nothing is written by a read-only window
     assert second.project.load_label("img00.png") is None
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
+    second.model.start_learning()
+    second.model.start_auto_label()
+    assert second.model.learn is None and second.model.label is None
+    assert len(told) == 2 and all("read-only" in t for t in told)
     close_window(qtbot, second)
     close_window(qtbot, first)
 
@@ -202,6 +208,12 @@ def test_failed_save_keeps_labels_in_memory_and_retries(qtbot: QtBot, folder: Pa
     assert window._save_box is not None and window._save_box.isVisible()
     window.show_image("img00.png")  # back again: the painting is still there
     assert np.array_equal(window.current.document.labels, painted)  # type: ignore[union-attr]
+    from PySide6.QtWidgets import QMessageBox
+
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    window.model.start_learning()  # would learn from a mask that is not on disk
+    assert window.model.learn is None and any("could not be saved" in w for w in warned)
     disk["full"] = False
     window._check_saves()  # retries
     window.saver.flush()
