@@ -23,6 +23,7 @@ class CurrentImage:
     error: str = ""
     saved_revision: int = 0
     confidence: np.ndarray | None = None
+    loaded_state: ImageState | None = None  # the image's state when it was opened
 
     @classmethod
     def load(cls, project: Project, name: str,
@@ -41,7 +42,8 @@ class CurrentImage:
         if label is None:
             label = prediction.copy() if prediction is not None else np.zeros(shape, np.uint8)
         doc = MaskDocument(label)
-        return cls(name, rgb, doc, prediction, saved_revision=doc.revision - bool(kept))
+        return cls(name, rgb, doc, prediction, saved_revision=doc.revision - bool(kept),
+                   loaded_state=project.state(name))
 
     @property
     def dirty(self) -> bool:
@@ -55,8 +57,13 @@ class CurrentImage:
             return False
         labels = self.document.labels
         self.saved_revision = self.document.revision
-        if state is None and not labels.any() and project.state(self.name) == ImageState.UNLABELLED:
-            return False  # painted and fully erased on an unlabelled image: nothing to keep
+        if state is None and not labels.any() and self.loaded_state == ImageState.UNLABELLED:
+            # Painted and fully erased (or undone) on an image that was unlabelled when
+            # opened: nothing to keep.  Strokes saved meanwhile made it an example: undo that.
+            if project.state(self.name) == ImageState.UNLABELLED:
+                return False
+            saver.clear_label(project, self.name, ImageState.UNLABELLED)
+            return True
         saver.save_label(project, self.name, labels, state)
         return True
 

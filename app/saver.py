@@ -43,6 +43,12 @@ class Saver:
                      project.palette(), project.root / "project.json", project.json_bytes())
         return new_state
 
+    def clear_label(self, project: Project, name: str, state: ImageState) -> None:
+        """Queue removing the human mask of ``name`` (all erased) and setting ``state``."""
+        project.set_state(name, state, save=False)
+        self._submit(name, None, project.label_path(name), None, None,
+                     project.root / "project.json", project.json_bytes())
+
     def retry(self, project: Project) -> None:
         """Queue the labels whose write failed again (e.g. after space was freed).
 
@@ -123,4 +129,6 @@ def _write(png: Path | None, labels: np.ndarray | None,
            palette: list[tuple[int, int, int]] | None, json_path: Path, text: bytes) -> None:
     if png is not None and labels is not None:
         write_png_atomic(png, labels, palette)
+    elif png is not None:  # labels None: the mask was cleared
+        png.unlink(missing_ok=True)
     atomic_write(json_path, lambda f: f.write(text))

@@ -71,6 +71,24 @@ def test_timer_autosave_and_undo_actions(qtbot: QtBot, folder: Path) -> None:
     close_window(qtbot, window)
 
 
+def test_undoing_every_stroke_on_an_unlabelled_image_unmakes_the_example(
+        qtbot: QtBot, folder: Path) -> None:
+    window = open_window(qtbot, folder)
+    project = window.project
+    assert project is not None
+    drag(window.canvas, [(30, 30), (40, 40)])  # saved per stroke: the image is an example
+    window.saver.flush()
+    assert project.state("img00.png") == ImageState.SUPPORT
+    assert project.load_label("img00.png") is not None
+    window.actions_.undo.trigger()
+    window.save_current()
+    window.saver.flush()
+    assert project.state("img00.png") == ImageState.UNLABELLED
+    assert project.load_label("img00.png") is None  # no empty example left for Learn
+    assert "0 support" in window.image_panel.counts_label.text()
+    close_window(qtbot, window)
+
+
 def test_list_counts_filter_and_navigation(qtbot: QtBot, folder: Path) -> None:
     window = open_window(qtbot, folder)
     panel = window.image_panel
