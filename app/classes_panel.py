@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.project import LabelClass, Project
+from engine.project import LabelClass, Project, ProjectError
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:
@@ -101,9 +101,17 @@ class ClassesPanel(QWidget):
             name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
             if not ok:
                 return None
-        cls = self.project.add_class(name)
+        try:
+            cls = self.project.add_class(name)
+        except (OSError, ProjectError) as exc:
+            self._failed("Add class", exc)
+            return None
         self._refill(select_id=cls.id)
         return cls
+
+    def _failed(self, title: str, exc: Exception) -> None:
+        QMessageBox.warning(self, title, f"Could not save the project: {exc}")
+        self._refill()
 
     def rename_current(self, name: str | None = None) -> None:
         """Rename the selected class."""
@@ -114,7 +122,11 @@ class ClassesPanel(QWidget):
             name, ok = QInputDialog.getText(self, "Rename class", "New name:", text=cls.name)
             if not ok:
                 return
-        self.project.rename_class(cls.id, name)
+        try:
+            self.project.rename_class(cls.id, name)
+        except (OSError, ProjectError) as exc:
+            self._failed("Rename class", exc)
+            return
         self._refill()
 
     def recolor_current(self, color: tuple[int, int, int] | None = None) -> None:
@@ -127,7 +139,11 @@ class ClassesPanel(QWidget):
             if not chosen.isValid():
                 return
             color = (chosen.red(), chosen.green(), chosen.blue())
-        self.project.recolor_class(cls.id, color)
+        try:
+            self.project.recolor_class(cls.id, color)
+        except (OSError, ProjectError) as exc:
+            self._failed("Class colour", exc)
+            return
         self._refill()
 
     def delete_current(self, confirm: bool = True) -> None:
@@ -144,6 +160,15 @@ class ClassesPanel(QWidget):
         ) != QMessageBox.StandardButton.Yes:
             return
         self.class_about_to_be_deleted.emit(cls.id)
-        self.project.delete_class(cls.id)
+        try:
+            unreadable = self.project.delete_class(cls.id)  # all masks or none
+        except (OSError, ProjectError) as exc:
+            QMessageBox.warning(self, "Delete class", f"'{cls.name}' was not deleted; no mask "
+                                f"was changed: {exc}")
+            return
         self._refill(select_id=max(1, cls.id - 1))
         self.class_deleted.emit(cls.id)
+        if unreadable:
+            QMessageBox.warning(self, "Delete class", "These masks could not be read and were "
+                                "left as they are: " + ", ".join(unreadable[:10])
+                                + (" …" if len(unreadable) > 10 else ""))

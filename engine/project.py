@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.io import atomic_write, list_images, read_mask, write_png_atomic
+from engine.io import ImageReadError, atomic_write, list_images, read_mask, write_png_atomic
 from engine.lockfile import acquire_lock
 
 SCHEMA_VERSION = 1
@@ -213,7 +213,11 @@ class Project:
             color = DEFAULT_COLORS[(new_id - 1) % len(DEFAULT_COLORS)]
         cls = LabelClass(new_id, name.strip() or f"class {new_id}", tuple(color))  # type: ignore[arg-type]
         self.classes.append(cls)
-        self.save()
+        try:
+            self.save()
+        except BaseException:  # not saved: not added
+            self.classes.pop()
+            raise
         return cls
 
     def rename_class(self, class_id: int, name: str) -> None:
@@ -228,27 +232,51 @@ class Project:
         self._check_writable()
         old = self.class_by_id(class_id)
         values = {"id": old.id, "name": old.name, "color": old.color, **changes}
-        self.classes[self.classes.index(old)] = LabelClass(**values)
-        self.save()
+        index = self.classes.index(old)
+        self.classes[index] = LabelClass(**values)
+        try:
+            self.save()
+        except BaseException:  # not saved: not changed
+            self.classes[index] = old
+            raise
 
-    def delete_class(self, class_id: int) -> None:
+    def delete_class(self, class_id: int) -> list[str]:
         """Remove a class: its pixels become background, higher ids move down by one.
 
-        Human labels and predictions on disk are rewritten so ids stay 1..C.
+        Human labels and predictions on disk are rewritten so ids stay 1..C: every new mask
+        is written beside its file first, and only when all are written are they moved into
+        place, so a failure (disk full) changes nothing.  Masks that cannot be read are left
+        as they are; their file names are returned.
         """
         self._check_writable()
         old = self.class_by_id(class_id)
         lut = np.arange(256, dtype=np.uint8)
         lut[class_id] = 0
         lut[class_id + 1:] = np.arange(class_id, 255, dtype=np.uint8)
-        for folder in (self.root / "labels", self.root / "predictions"):
-            for png in sorted(folder.glob("*.png")):
-                arr = read_mask(png)
-                if (arr >= class_id).any():
-                    write_png_atomic(png, lut[arr], palette=self.palette())
+        staged: list[tuple[Path, Path]] = []
+        unreadable: list[str] = []
+        try:
+            for folder in (self.root / "labels", self.root / "predictions"):
+                for png in sorted(folder.glob("*.png")):
+                    try:
+                        arr = read_mask(png)
+                    except ImageReadError:
+                        unreadable.append(png.name)
+                        continue
+                    if (arr >= class_id).any():
+                        tmp = png.with_name(f".{png.name}.remap.tmp")
+                        write_png_atomic(tmp, lut[arr], palette=self.palette())
+                        staged.append((tmp, png))
+        except BaseException:
+            for tmp, _ in staged:
+                tmp.unlink(missing_ok=True)
+            raise
+        for tmp, png in staged:
+            os.replace(tmp, png)
         self.classes = [c if c.id < class_id else LabelClass(c.id - 1, c.name, c.color)
                         for c in self.classes if c != old]
         self.save()
+        return unreadable
 
     def class_by_id(self, class_id: int) -> LabelClass:
         """Return the class with ``class_id``; raises KeyError when there is none."""

@@ -131,6 +131,31 @@ def test_classes_add_rename_recolor_delete(qtbot: QtBot, folder: Path) -> None:
     close_window(qtbot, window)
 
 
+def test_class_edits_that_cannot_be_saved_get_a_message(qtbot: QtBot, folder: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    import engine.project as project_module
+
+    window = open_window(qtbot, folder)
+    panel, project = window.classes_panel, window.project
+    assert project is not None
+    panel.add_class("debris")
+    warned: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+
+    def full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(project_module, "atomic_write", full)  # project.json cannot be saved
+    assert panel.add_class("dust") is None
+    panel.rename_current("grit")
+    assert len(warned) == 2 and all("No space left" in w for w in warned)
+    assert [c.name for c in project.classes] == ["object", "debris"]  # nothing half-done
+    assert panel.list.count() == 2
+    close_window(qtbot, window)
+
+
 def test_unreadable_image_and_empty_folder(qtbot: QtBot, folder: Path, tmp_path: Path) -> None:
     (folder / "broken.png").write_bytes(b"not a png at all")
     window = open_window(qtbot, folder)

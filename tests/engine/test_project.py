@@ -86,6 +86,38 @@ def test_delete_class_remaps_labels(folder: Path) -> None:
     project.close()
 
 
+def test_delete_class_is_all_or_nothing(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.project as project_module
+
+    project = Project.open(folder)
+    for name in ("a", "b", "c"):
+        project.add_class(name)
+    labels = np.array([[0, 1, 2, 3]] * 3, np.uint8)
+    for name in ("img0.png", "img1.png", "img2.png"):
+        project.save_label(name, labels)
+    (project.root / "labels" / "img3.png").write_bytes(b"\x89PNG damaged")
+    real_write, writes = project_module.write_png_atomic, []
+
+    def disk_fills_up(path, arr, palette=None):
+        writes.append(path)
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        real_write(path, arr, palette)
+
+    monkeypatch.setattr(project_module, "write_png_atomic", disk_fills_up)
+    with pytest.raises(OSError):
+        project.delete_class(2)
+    assert [c.name for c in project.classes][-3:] == ["a", "b", "c"]  # nothing changed
+    for name in ("img0.png", "img1.png", "img2.png"):
+        assert np.array_equal(project.load_label(name), labels)
+    assert not list((project.root / "labels").glob(".*tmp"))  # no leftovers
+    monkeypatch.setattr(project_module, "write_png_atomic", real_write)
+    assert project.delete_class(2) == ["img3.png"]  # the damaged mask is left and named
+    for name in ("img0.png", "img1.png", "img2.png"):
+        assert np.array_equal(project.load_label(name)[0], [0, 1, 0, 2])
+    project.close()
+
+
 def test_predictions_review_queue_and_accept(folder: Path) -> None:
     project = Project.open(folder)
     project.add_class("x")
