@@ -352,15 +352,26 @@ class MainWindow(QMainWindow):
         self.image_panel.model.refresh_colors(colors)
 
     def _on_class_deleting(self, _class_id: int) -> None:
+        self.thumbs.stop()  # reloaded after the remap
+        self.model.stop_all()  # a running job would write the old class ids after the remap
         self.save_current()
         self._report(self.saver.flush())
 
     def _on_class_deleted(self, _class_id: int) -> None:
+        project = self.project
+        if project is not None and project.active_model is not None:
+            # The model predicts the old class ids: using it would label with shifted ids.
+            project.active_model, project.model_info = None, {}
+            self.saver.save_project(project)
+            self.model.project_opened(project)
+            QMessageBox.information(self, "Delete class", "The model was learned with the old "
+                                    "classes and is no longer used: press Learn class to "
+                                    "learn the remaining ones.")
         if self.current is not None:  # the masks on disk were remapped: show them
             name, self.current = self.current.name, None
             self.show_image(name)
-        if self.project is not None:
-            self.thumbs.load(self.project)
+        if project is not None:
+            self.thumbs.load(project)
 
     def _report(self, errors: list[str]) -> None:
         for error in errors:

@@ -110,7 +110,8 @@ def test_list_counts_filter_and_navigation(qtbot: QtBot, folder: Path) -> None:
     close_window(qtbot, window)
 
 
-def test_classes_add_rename_recolor_delete(qtbot: QtBot, folder: Path) -> None:
+def test_classes_add_rename_recolor_delete(qtbot: QtBot, folder: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     window = open_window(qtbot, folder)
     panel, project = window.classes_panel, window.project
     assert project is not None and [c.name for c in project.classes] == ["object"]
@@ -125,9 +126,15 @@ def test_classes_add_rename_recolor_delete(qtbot: QtBot, folder: Path) -> None:
     panel.select_class(1)
     assert window.canvas.active_label == 1
     panel.select_class(2)
+    from PySide6.QtWidgets import QMessageBox
+
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
+    project.active_model = "learned-with-two-classes.dfss"
     panel.delete_current(confirm=False)
     assert [c.name for c in project.classes] == ["object"]
     assert window.current.document.labels[50, 50] == 0  # type: ignore[union-attr]
+    assert project.active_model is None and told  # its class ids are stale: not used
     close_window(qtbot, window)
 
 
