@@ -123,13 +123,24 @@ class MaskCanvas(QGraphicsView):
         self.scene().setSceneRect(QRectF(0, 0, w, h))
 
     def set_document(self, document: MaskDocument | None) -> None:
-        """Edit and show ``document`` (the human labels of the current image)."""
+        """Edit and show ``document`` (the human labels of the current image).
+
+        A stroke in progress (the mouse still down) ends on the document it began on."""
         if self.document is not None:
+            if self.stroke_active:
+                self._last = None
+                self._cancel_lasso()
+                self.document.end_stroke()
             self.document.remove_listener(self._on_document_changed)
         self.document = document
         self.label_layer.set_labels(None if document is None else document.labels)
         if document is not None:
             document.add_listener(self._on_document_changed)
+
+    @property
+    def stroke_active(self) -> bool:
+        """True between the press and the release of a painting tool."""
+        return self._last is not None or bool(self._lasso)
 
     def set_prediction(self, labels: np.ndarray | None) -> None:
         """The model's label map for this image (read-only), or None."""

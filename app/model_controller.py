@@ -123,7 +123,8 @@ class ModelController(QObject):
         """Show ``labels`` as the prediction; an untouched document starts from it."""
         cur.prediction = labels
         self.w.canvas.set_prediction(labels)
-        if not cur.dirty and self.project is not None and self.project.state(cur.name) in (
+        if (not cur.dirty and not self.w.canvas.stroke_active and self.project is not None
+                and self.project.state(cur.name) in (
                 ImageState.UNLABELLED, ImageState.PREDICTED):
             cur.document = MaskDocument(labels)
             cur.saved_revision = cur.document.revision

@@ -151,3 +151,24 @@ def test_huge_image_is_shown_downsampled_at_full_scene_size(qtbot: QtBot, monkey
     assert item.pixmap().width() == 100 and item.pixmap().height() == 67
     assert item.sceneBoundingRect().width() == pytest.approx(300, abs=1)
     assert view.scene().sceneRect().width() == 300 and view.scene().sceneRect().height() == 200
+
+
+def test_switching_document_mid_stroke_ends_the_stroke_on_the_old_one(canvas: MaskCanvas
+                                                                      ) -> None:
+    """Next image (keyboard) while the mouse is still down: the drag must not go on
+    painting the new image, and the old image's stroke is one closed undo step."""
+    canvas.brush_radius = 2
+    old = canvas.document
+    assert old is not None
+    _send(canvas, QMouseEvent.Type.MouseButtonPress, _at(canvas, 20, 20))
+    _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 40, 20))
+    assert canvas.stroke_active
+    new = MaskDocument.empty((100, 120))
+    canvas.set_document(new)
+    assert not canvas.stroke_active
+    _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 60, 40))
+    _send(canvas, QMouseEvent.Type.MouseButtonRelease, _at(canvas, 60, 40))
+    assert not new.labels.any()  # nothing painted on the new image
+    assert old.labels[20, 30] == 1
+    old.undo()  # the stroke was closed: one undo removes it all
+    assert not old.labels.any()
