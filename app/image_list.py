@@ -174,14 +174,22 @@ class _BadgeDelegate(QStyledItemDelegate):
 
 
 class _StateFilter(QSortFilterProxyModel):
+    """Rows in ``state`` (all when None), plus the ``pinned`` (current) image: an image whose
+    state changes while it is shown (a first stroke on a predicted image under the
+    "Predicted" filter) stays listed, or Qt would make its neighbour current and switch
+    the canvas away mid-edit."""
+
     def __init__(self) -> None:
         super().__init__()
         self.state: str | None = None
+        self.pinned: str | None = None
 
     def filterAcceptsRow(self, row: int, parent: AnyIndex) -> bool:
         if self.state is None:
             return True
-        return self.sourceModel().index(row, 0, parent).data(STATE_ROLE) == self.state
+        index = self.sourceModel().index(row, 0, parent)
+        return index.data(STATE_ROLE) == self.state or (
+            self.pinned is not None and index.data() == self.pinned)
 
 
 class ImageListPanel(QWidget):
@@ -247,4 +255,5 @@ class ImageListPanel(QWidget):
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
+            self._proxy.pinned = str(current.data())
             self.image_selected.emit(str(current.data()))

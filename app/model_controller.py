@@ -124,8 +124,8 @@ class ModelController(QObject):
         cur.prediction = labels
         self.w.canvas.set_prediction(labels)
         if (not cur.dirty and not self.w.canvas.stroke_active and self.project is not None
-                and self.project.state(cur.name) in (
-                ImageState.UNLABELLED, ImageState.PREDICTED):
+                and self.project.state(cur.name) in (ImageState.UNLABELLED,
+                                                     ImageState.PREDICTED)):
             cur.document = MaskDocument(labels)
             cur.saved_revision = cur.document.revision
             self.w.canvas.set_document(cur.document)

@@ -272,3 +272,21 @@ def test_failed_save_keeps_labels_in_memory_and_retries(qtbot: QtBot, folder: Pa
     assert window.project is not None
     assert np.array_equal(window.project.load_label("img00.png"), painted)  # type: ignore[arg-type]
     close_window(qtbot, window)
+
+
+def test_an_image_leaving_the_filter_stays_current(qtbot: QtBot, folder: Path) -> None:
+    """Filter "Unlabelled", paint the shown image (it becomes a support example): the canvas
+    must stay on it, not jump to the next unlabelled image."""
+    window = open_window(qtbot, folder)
+    panel = window.image_panel
+    panel.filter_box.setCurrentIndex(panel.filter_box.findData("unlabelled"))
+    window.show_image("img01.png")
+    assert window.current is not None and window.current.name == "img01.png"
+    drag(window.canvas, [(30, 30), (40, 40)])
+    assert window.project is not None and window.project.state("img01.png") == ImageState.SUPPORT
+    assert window.current.name == "img01.png"
+    drag(window.canvas, [(60, 60), (70, 70)])  # the second stroke lands on the same image
+    assert window.current.document.labels[65, 65] == 1  # type: ignore[union-attr]
+    window.actions_.next_image.trigger()  # moving on follows the filtered list
+    assert window.current.name == "img02.png"
+    close_window(qtbot, window)
