@@ -7,6 +7,8 @@ change events repaint only the touched rectangle of the overlay.
 
 from __future__ import annotations
 
+import math
+
 from enum import Enum
 
 import numpy as np
@@ -270,9 +272,9 @@ class MaskCanvas(QGraphicsView):
         doc.begin_stroke()
         self._last = pos
         if self.tool in (Tool.BRUSH, Tool.ERASER):
-            doc.paint_line(pos, pos, self.brush_radius, self._label_for_tool())
+            doc.paint_line(_centre(pos), _centre(pos), self.brush_radius, self._label_for_tool())
         elif self.tool == Tool.FILL:
-            doc.flood_fill(pos, self.active_label)
+            doc.flood_fill(_centre(pos), self.active_label)
         elif self.tool == Tool.LASSO:
             self._lasso = [pos]
 
@@ -281,7 +283,8 @@ class MaskCanvas(QGraphicsView):
         if doc is None or last is None:
             return
         if self.tool in (Tool.BRUSH, Tool.ERASER):
-            doc.paint_line(last, pos, self.brush_radius, self._label_for_tool())
+            doc.paint_line(_centre(last), _centre(pos), self.brush_radius,
+                           self._label_for_tool())
         elif self.tool == Tool.LASSO:
             self._lasso.append(pos)
             self._draw_lasso()
@@ -294,7 +297,7 @@ class MaskCanvas(QGraphicsView):
             return
         if self.tool == Tool.LASSO:
             self._lasso.append(pos)
-            doc.fill_polygon(self._lasso, self.active_label)
+            doc.fill_polygon([_centre(p) for p in self._lasso], self.active_label)
             self._cancel_lasso()
         if doc.end_stroke():
             self.stroke_finished.emit()
@@ -315,10 +318,17 @@ class MaskCanvas(QGraphicsView):
         self._cursor_item.setVisible(show)
         if show:
             self._cursor_item.setRect(QRectF(pos[0] - r, pos[1] - r, 2 * r, 2 * r))
-        x, y = int(pos[0]), int(pos[1])
+        x, y = math.floor(pos[0]), math.floor(pos[1])  # pixel i spans [i, i + 1)
         label = -1
         if self.document is not None:
             h, w = self.document.shape
             if 0 <= x < w and 0 <= y < h:
                 label = int(self.document.labels[y, x])
         self.cursor_moved.emit(x, y, label)
+
+
+def _centre(pos: tuple[float, float]) -> tuple[float, float]:
+    """Scene point -> document coordinates.  In the scene pixel ``i`` spans ``[i, i + 1)``;
+    the document's coordinates put pixel centres on integers (it rounds), so a click
+    anywhere inside a pixel paints that pixel, not its right or lower neighbour."""
+    return pos[0] - 0.5, pos[1] - 0.5

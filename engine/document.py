@@ -183,9 +183,10 @@ class MaskDocument:
         return self._apply(region, mask.astype(bool), label)
 
     def flood_fill(self, point: tuple[float, float], label: int) -> Region | None:
-        """Fill the 4-connected area of equal label containing ``point = (x, y)`` with ``label``."""
+        """Fill the 4-connected area of equal label containing ``point = (x, y)`` with ``label``
+        (pixel centres on integers, as for painting: the nearest pixel)."""
         label = _check_label(label)
-        x, y = int(point[0]), int(point[1])
+        x, y = round(point[0]), round(point[1])
         h, w = self.shape
         if not (0 <= x < w and 0 <= y < h) or self._labels[y, x] == label:
             return None

@@ -172,3 +172,23 @@ def test_switching_document_mid_stroke_ends_the_stroke_on_the_old_one(canvas: Ma
     assert old.labels[20, 30] == 1
     old.undo()  # the stroke was closed: one undo removes it all
     assert not old.labels.any()
+
+
+@pytest.mark.parametrize("frac", [0.1, 0.5, 0.9])
+def test_a_click_paints_the_pixel_under_the_cursor(qtbot: QtBot, frac: float) -> None:
+    """At high zoom with the smallest brush, a click anywhere inside pixel (10, 12) paints
+    that pixel (it painted the right/lower neighbour for clicks in its second half)."""
+    view = MaskCanvas()
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.set_image(np.full((30, 30, 3), 90, np.uint8))
+    doc = MaskDocument.empty((30, 30))
+    view.set_document(doc)
+    view.show()
+    qtbot.waitExposed(view)
+    view.zoom_by(16)
+    view.centerOn(10.5, 12.5)
+    view.brush_radius = 0.5
+    drag(view, [(10 + frac, 12 + frac)])
+    ys, xs = np.nonzero(doc.labels)
+    assert list(zip(ys.tolist(), xs.tolist())) == [(12, 10)]
