@@ -12,7 +12,7 @@ import math
 from enum import Enum
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -249,8 +249,20 @@ class MaskCanvas(QGraphicsView):
             return
         if event.key() == Qt.Key.Key_Escape and self._lasso:
             self._cancel_lasso()
+            self._last = None  # the drag does not start a new lasso
+            if self.document is not None:
+                self.document.end_stroke()  # nothing was painted: no undo step
             return
         super().keyPressEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        # Escape is also the window's "cancel job" shortcut: while a lasso is being drawn it
+        # belongs to the canvas (cancels the lasso), not to the running job.
+        if (event.type() == QEvent.Type.ShortcutOverride and self._lasso
+                and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape):
+            event.accept()
+            return True
+        return super().event(event)
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

@@ -293,7 +293,9 @@ class ModelController(QObject):
             return
         if project.state(cur.name) == ImageState.UNLABELLED and not cur.document.labels.any():
             return  # nothing to accept
-        cur.save(project, self.w.saver, ImageState.REVIEWED)
+        # Accepting keeps the labels; an example stays an example (it was demoted).
+        keep = project.state(cur.name) == ImageState.SUPPORT
+        cur.save(project, self.w.saver, ImageState.SUPPORT if keep else ImageState.REVIEWED)
         self.w.state_changed(cur.name)
         self.review_next()
 

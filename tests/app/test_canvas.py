@@ -192,3 +192,34 @@ def test_a_click_paints_the_pixel_under_the_cursor(qtbot: QtBot, frac: float) ->
     drag(view, [(10 + frac, 12 + frac)])
     ys, xs = np.nonzero(doc.labels)
     assert list(zip(ys.tolist(), xs.tolist())) == [(12, 10)]
+
+
+def test_escape_cancels_the_lasso_not_the_window_shortcut(canvas: MaskCanvas) -> None:
+    """Escape is also the window's "cancel job" shortcut.  Qt delivers a shortcut key to the
+    focus widget instead when that widget accepts the ShortcutOverride event: the canvas
+    must do so while a lasso is drawn (and only then), then cancel the lasso."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QKeyEvent
+
+    def override_accepted() -> bool:
+        ev = QKeyEvent(QEvent.Type.ShortcutOverride, Qt.Key.Key_Escape,
+                       Qt.KeyboardModifier.NoModifier)
+        ev.ignore()
+        QApplication.sendEvent(canvas, ev)
+        return ev.isAccepted()
+
+    assert not override_accepted()  # no lasso: the window's shortcut gets Escape
+    doc = canvas.document
+    assert doc is not None
+    canvas.tool = Tool.LASSO
+    _send(canvas, QMouseEvent.Type.MouseButtonPress, _at(canvas, 10, 10))
+    for x, y in ((50, 10), (50, 50)):
+        _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, x, y))
+    assert override_accepted()
+    QApplication.sendEvent(canvas, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape,
+                                             Qt.KeyboardModifier.NoModifier))
+    assert not canvas.stroke_active
+    _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 10, 50))  # no new lasso starts
+    _send(canvas, QMouseEvent.Type.MouseButtonRelease, _at(canvas, 10, 50))
+    assert not doc.labels.any() and not doc.can_undo
+    assert not override_accepted()

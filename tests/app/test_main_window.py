@@ -290,3 +290,13 @@ def test_an_image_leaving_the_filter_stays_current(qtbot: QtBot, folder: Path) -
     window.actions_.next_image.trigger()  # moving on follows the filtered list
     assert window.current.name == "img02.png"
     close_window(qtbot, window)
+
+
+def test_accepting_an_example_keeps_it_an_example(qtbot: QtBot, folder: Path) -> None:
+    window = open_window(qtbot, folder)
+    drag(window.canvas, [(30, 30), (40, 40)])
+    assert window.project is not None and window.project.state("img00.png") == ImageState.SUPPORT
+    window.model.accept()  # "Accept" on a painted example must not demote it to reviewed
+    window.saver.flush()
+    assert window.project.state("img00.png") == ImageState.SUPPORT
+    close_window(qtbot, window)
