@@ -58,6 +58,7 @@ class MaskCanvas(QGraphicsView):
     stroke_finished = Signal()        # a stroke changed the document (one undo step)
     zoom_changed = Signal(float)      # view scale, 1.0 = 100 %
     cursor_moved = Signal(int, int, int)  # x, y, label under the cursor (-1 outside)
+    predictions_shown = Signal(bool)  # the view switched between prediction and labels
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -165,9 +166,12 @@ class MaskCanvas(QGraphicsView):
 
     def show_predictions(self, on: bool) -> None:
         """Show the prediction (True) or the editable human labels (False)."""
+        changed = on != self._showing_predictions
         self._showing_predictions = on
         self.prediction_layer.setVisible(on)
         self.label_layer.setVisible(not on)
+        if changed:
+            self.predictions_shown.emit(on)
 
     def show_low_confidence(self, on: bool) -> None:
         """Toggle the low-confidence marking."""

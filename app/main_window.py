@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         a.zoom_in.triggered.connect(lambda: c.zoom_by(1.25))
         a.zoom_out.triggered.connect(lambda: c.zoom_by(0.8))
         a.show_predictions.toggled.connect(c.show_predictions)
+        c.predictions_shown.connect(a.show_predictions.setChecked)  # e.g. painting switches back
         a.low_confidence.toggled.connect(self._on_low_confidence_toggled)
         a.next_image.triggered.connect(lambda: self.step_image(1))
         a.previous_image.triggered.connect(lambda: self.step_image(-1))

@@ -300,3 +300,15 @@ def test_accepting_an_example_keeps_it_an_example(qtbot: QtBot, folder: Path) ->
     window.saver.flush()
     assert window.project.state("img00.png") == ImageState.SUPPORT
     close_window(qtbot, window)
+
+
+def test_painting_while_the_prediction_is_shown_unchecks_the_toggle(qtbot: QtBot,
+                                                                    folder: Path) -> None:
+    window = open_window(qtbot, folder)
+    window.actions_.show_predictions.setChecked(True)
+    drag(window.canvas, [(30, 30)])  # editing switches back to the human labels
+    assert not window.actions_.show_predictions.isChecked()
+    assert window.canvas.label_layer.isVisible()
+    window.actions_.show_predictions.setChecked(True)  # and the toggle still works
+    assert window.canvas.prediction_layer.isVisible()
+    close_window(qtbot, window)
