@@ -151,6 +151,18 @@ def predict_job(predictor_cache: dict[str, Any], model_path: Path, name: str,
 _LIVE: set[Job] = set()
 
 
+class _ClosingGeneratorWorker(GeneratorWorker):
+    """Closes its generator on the worker thread when the loop ends (done, cancelled or
+    failed): the job's ``finally`` (e.g. joining the labeller's reader threads and waiting
+    for its queued PNG writes, which fsync) must not run on the GUI thread."""
+
+    def work(self) -> Any:
+        try:
+            return super().work()
+        finally:
+            self._gen.close()
+
+
 class Job(QObject):
     """One running generator or function worker, with cancel and clean shutdown."""
 
@@ -167,9 +179,11 @@ class Job(QObject):
         connect: dict[str, Callable[..., Any]] = {
             "returned": self._on_returned, "errored": self._on_errored,
             "finished": self._on_finished}
+        extra: dict[str, Any] = {}
         if inspect.isgeneratorfunction(func):
             connect["yielded"] = self._on_yielded
-        self._worker = create_worker(func, *args, **kwargs, _connect=connect)
+            extra["_worker_class"] = _ClosingGeneratorWorker
+        self._worker = create_worker(func, *args, **kwargs, _connect=connect, **extra)
 
     def cancel(self) -> None:
         """Stop at the next yield (generators) or discard the result (functions)."""
@@ -202,8 +216,8 @@ class Job(QObject):
         worker, self._worker = self._worker, None
         if isinstance(worker, GeneratorWorker):
             gen = getattr(worker, "_gen", None)
-            if gen is not None:
-                gen.close()  # run the job's `finally` now, not at garbage collection
+            if gen is not None:  # already closed on the worker thread (no-op then)
+                gen.close()
         _LIVE.discard(self)
         if not self._detached:
             self.finished.emit(self._cancelled)
