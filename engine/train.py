@@ -45,14 +45,15 @@ from .validate import check_support_set, loo_estimate
 
 @dataclass(frozen=True)
 class GpuSettings:
-    """Settings that replace :class:`LearnConfig`'s when learning runs on a GPU (CUDA or MPS).
+    """Settings that replace :class:`LearnConfig`'s when learning runs on a CUDA GPU.
 
     The head is small: on a GPU a training step is launch-bound (measured on an H100: 47-70
     ms per step of 4 episodes in bf16 with a per-parameter optimizer; 30-40 ms per step of 16
     episodes of 320 px crops in fp32 with the multi-tensor one), so a GPU step takes 16
     episodes of larger crops (more context: 320 px crops gave polyps +6 and tiles +5 IoU
     points over 192 px on one draw), over more cached views, in a shorter budget
-    (target: learn 5 shots in < 10 s on a GPU, leave-one-out estimate included).
+    (target: learn 5 shots in < 10 s on a GPU, leave-one-out estimate included).  Apple MPS
+    keeps the CPU settings: nothing was measured there, and its GPUs are far smaller.
     """
 
     crop: int = 320
@@ -87,7 +88,7 @@ class LearnConfig:
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
         measured apart from the other GPU settings).
-    gpu : :class:`GpuSettings` used instead of the matching fields on a GPU; ``None`` = use
+    gpu : :class:`GpuSettings` used instead of the matching fields on CUDA; ``None`` = use
         the fields above on every device.
     """
 
@@ -116,9 +117,9 @@ class LearnConfig:
 
 
 def effective_config(cfg: LearnConfig, device: torch.device) -> LearnConfig:
-    """The settings :func:`learn` uses on ``device``: ``cfg.gpu`` applied on a GPU, crops no
+    """The settings :func:`learn` uses on ``device``: ``cfg.gpu`` applied on CUDA, crops no
     larger than the input; ``gpu`` is then None (what the model file records)."""
-    if device.type != "cpu" and cfg.gpu is not None:
+    if device.type == "cuda" and cfg.gpu is not None:
         cfg = replace(cfg, **asdict(cfg.gpu))
     return replace(cfg, gpu=None, crop=min(cfg.crop, cfg.input_size))
 

@@ -137,6 +137,7 @@ def test_gpu_settings_apply_on_a_gpu_only():
     assert on_gpu.time_budget_s == gpu.time_budget_s
     assert on_gpu.crop == min(gpu.crop, 256)  # crops never exceed the input
     assert effective_config(replace(cfg, gpu=None), torch.device("cuda")).batch_episodes == 4
+    assert effective_config(cfg, torch.device("mps")).batch_episodes == 4  # not measured there
 
 
 def test_first_progress_comes_before_the_model_is_built():
