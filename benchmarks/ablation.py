@@ -20,13 +20,14 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from common import DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset, load_pairs
+from common import (DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset,
+                    load_pairs, run_learn)
 
 from engine.io import read_image
 from engine.metrics import IoUAccumulator
-from engine.model import ClassInfo, HeadConfig
+from engine.model import HeadConfig
 from engine.predict import Predictor
-from engine.train import LearnConfig, learn
+from engine.train import LearnConfig
 
 
 def main() -> None:
@@ -48,12 +49,7 @@ def main() -> None:
         idx = draw_supports(masks, args.k, args.seed)
         sup_images, sup_masks = load_pairs(images, masks, idx)
         t = time.perf_counter()
-        gen = learn(sup_images, sup_masks, [ClassInfo(1, "fg")], cfg)
-        try:
-            while True:
-                next(gen)
-        except StopIteration as stop:
-            model = stop.value
+        model = run_learn(sup_images, sup_masks, cfg)
         learn_s = time.perf_counter() - t
         predictor, acc = Predictor(model, args.device), IoUAccumulator(1)
         for i in (i for i in range(len(images)) if i not in idx):

@@ -23,26 +23,16 @@ import numpy as np
 import torch
 from baselines import FeatureExtractor, LinearProbe, Prototype
 from common import (DATASETS, DEFAULT_DATA, ROOT, binary_mask, draw_supports, load_dataset,
-                    load_pairs, markdown_table)
+                    load_pairs, markdown_table, run_learn)
 
 from engine.device import choose_device, describe
 from engine.fewshot import TeacherPredictor
 from engine.io import read_image
 from engine.metrics import IoUAccumulator
-from engine.model import ClassInfo
 from engine.predict import Predictor
-from engine.train import LearnConfig, effective_config, learn
+from engine.train import LearnConfig, effective_config
 
 METHODS = ("prototype", "linear probe", "teacher", "student")
-
-
-def run_learn(images, masks, cfg):
-    gen = learn(images, masks, [ClassInfo(1, "fg")], cfg)
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
 
 
 def evaluate(root: Path, name: str, k: int, seed: int, cfg: LearnConfig, fx) -> dict:

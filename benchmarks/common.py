@@ -56,6 +56,20 @@ def median_time(fn, repeat: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def run_learn(images, masks, cfg):
+    """Learn one foreground class from ``images`` / ``masks`` with ``LearnConfig`` ``cfg``,
+    without progress output; returns the model."""
+    from engine.model import ClassInfo
+    from engine.train import learn
+
+    gen = learn(images, masks, [ClassInfo(1, "fg")], cfg)
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        return stop.value
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

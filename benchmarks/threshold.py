@@ -13,13 +13,13 @@ import argparse
 import time
 
 import numpy as np
-from common import DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset, load_pairs
+from common import (DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset,
+                    load_pairs, run_learn)
 
 from engine.io import read_image
 from engine.metrics import IoUAccumulator
-from engine.model import ClassInfo
 from engine.predict import Predictor
-from engine.train import LearnConfig, learn
+from engine.train import LearnConfig
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
@@ -38,12 +38,7 @@ def main() -> None:
         images, masks = load_dataset(DEFAULT_DATA, name)
         idx = draw_supports(masks, args.k, args.seed)
         sup_images, sup_masks = load_pairs(images, masks, idx)
-        gen = learn(sup_images, sup_masks, [ClassInfo(1, "fg")], cfg)
-        try:
-            while True:
-                next(gen)
-        except StopIteration as stop:
-            model = stop.value
+        model = run_learn(sup_images, sup_masks, cfg)
         predictor = Predictor(model, args.device)
         accs = {t: IoUAccumulator(1) for t in THRESHOLDS}
         pred_area = true_area = 0

@@ -14,13 +14,23 @@ from app.saver import Saver
 from engine.project import Project
 
 
+SHAPE = (96, 128)
+
+
+def one_image_project(tmp_path: Path) -> tuple[Project, str, np.ndarray, np.ndarray]:
+    """A project of one image, its name, and two different label maps (older, newer)."""
+    make_folder(tmp_path / "images", n=1, size=SHAPE)
+    project = Project.open(tmp_path / "images")
+    older, newer = np.zeros(SHAPE, np.uint8), np.zeros(SHAPE, np.uint8)
+    older[:10] = 1
+    newer[-10:] = 1
+    return project, project.images[0].name, older, newer
+
+
 @pytest.mark.parametrize("outcomes", [("fail", "ok"), ("ok", "fail"), ("fail", "fail")])
 def test_only_the_newest_write_of_an_image_decides_what_is_unsaved(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, outcomes: tuple[str, str]) -> None:
-    shape = (96, 128)
-    make_folder(tmp_path / "images", n=1, size=shape)
-    project = Project.open(tmp_path / "images")
-    name = project.images[0].name
+    project, name, older, newer = one_image_project(tmp_path)
     real_write = saver_module.write_png_atomic
     queue = list(outcomes)
 
@@ -31,9 +41,6 @@ def test_only_the_newest_write_of_an_image_decides_what_is_unsaved(
 
     monkeypatch.setattr(saver_module, "write_png_atomic", write)
     saver = Saver()
-    older, newer = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
-    older[:10] = 1
-    newer[-10:] = 1
     saver.save_label(project, name, older)
     saver.save_label(project, name, newer)
     errors = saver.flush()
@@ -57,10 +64,7 @@ def test_retry_never_overwrites_labels_queued_after_the_failure(
     stroke's write is still queued: the newer labels must be what ends up on disk."""
     import threading
 
-    shape = (96, 128)
-    make_folder(tmp_path / "images", n=1, size=shape)
-    project = Project.open(tmp_path / "images")
-    name = project.images[0].name
+    project, name, older, newer = one_image_project(tmp_path)
     real_write = saver_module.write_png_atomic
     gate, calls = threading.Event(), []
 
@@ -73,9 +77,6 @@ def test_retry_never_overwrites_labels_queued_after_the_failure(
 
     monkeypatch.setattr(saver_module, "write_png_atomic", write)
     saver = Saver()
-    older, newer = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
-    older[:10] = 1
-    newer[-10:] = 1
     saver.save_label(project, name, older)
     assert len(saver.flush()) == 1 and np.array_equal(saver.unsaved[name][0], older)
     saver.save_label(project, name, newer)   # queued, blocked in the writer
