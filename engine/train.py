@@ -14,7 +14,7 @@ What happens (method.md §4, with the deviations argued in the module docstrings
    (focal(teacher) + focal(student) + MSE(coarse maps)) / 3 + ``dice_weight`` · Dice, AdamW
    (``engine.optim``: the same update as torch's, without importing torch._dynamo).
    Stops at ``max_steps``, at ``time_budget_s`` or when the smoothed loss stops improving.
-   On a GPU, :class:`GpuSettings` replace the CPU-sized crop, view count, episode batches and
+   On CUDA, :class:`GpuSettings` replace the CPU-sized crop, view count, episode batches and
    time budget (see :func:`effective_config`).
 3. Leave-one-out estimate: for each support image, a fresh student trained for ``loo_steps``
    on the others (student-only, focal + Dice: a cheap proxy of the full objective) predicts
@@ -168,8 +168,9 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     classes = list(classes) if classes else default_classes(int(max(m.max() for m in masks)))
     check_support_set(images, masks, classes)
     t0 = time.perf_counter()
-    device = choose_device((config or LearnConfig()).device)
-    cfg = effective_config(config or LearnConfig(), device)
+    config = config or LearnConfig()
+    device = choose_device(config.device)
+    cfg = effective_config(config, device)
     # Before the model is built and moved (starting CUDA takes seconds): progress at once.
     yield LearnProgress("features", 0, cfg.total_views, float("nan"), time.perf_counter() - t0,
                         None, f"starting on {describe(device)}")
