@@ -8,7 +8,6 @@ change events repaint only the touched rectangle of the overlay.
 from __future__ import annotations
 
 import math
-
 from enum import Enum
 
 import numpy as np

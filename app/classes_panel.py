@@ -32,6 +32,7 @@ class ClassesPanel(QWidget):
     classes_changed = Signal()           # names / colours / ids changed (labels may be remapped)
     class_about_to_be_deleted = Signal(int)  # save pending edits before masks are rewritten
     class_deleted = Signal(int)
+    class_delete_failed = Signal()      # nothing was changed (the disk is full, say)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -160,12 +161,18 @@ class ClassesPanel(QWidget):
         ) != QMessageBox.StandardButton.Yes:
             return
         self.class_about_to_be_deleted.emit(cls.id)
+        unreadable: list[str] = []
         try:
             unreadable = self.project.delete_class(cls.id)  # all masks or none
         except (OSError, ProjectError) as exc:
-            QMessageBox.warning(self, "Delete class", f"'{cls.name}' was not deleted; no mask "
-                                f"was changed: {exc}")
-            return
+            if cls in self.project.classes:  # failed before anything changed
+                QMessageBox.warning(self, "Delete class", f"'{cls.name}' was not deleted; no "
+                                    f"mask was changed: {exc}")
+                self.class_delete_failed.emit()
+                return
+            # The masks were remapped; only project.json could not be written (saved later).
+            QMessageBox.warning(self, "Delete class", f"'{cls.name}' was deleted, but the "
+                                f"project file could not be saved: {exc}")
         self._refill(select_id=max(1, cls.id - 1))
         self.class_deleted.emit(cls.id)
         if unreadable:

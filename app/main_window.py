@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.classes_panel.classes_changed.connect(self._on_classes_changed)
         self.classes_panel.class_about_to_be_deleted.connect(self._on_class_deleting)
         self.classes_panel.class_deleted.connect(self._on_class_deleted)
+        self.classes_panel.class_delete_failed.connect(self._reload_thumbnails)
         for i in range(1, 10):
             shortcut = QShortcut(QKeySequence(str(i)), self)
             shortcut.activated.connect(lambda i=i: self.classes_panel.select_class(i))
@@ -371,8 +372,11 @@ class MainWindow(QMainWindow):
         if self.current is not None:  # the masks on disk were remapped: show them
             name, self.current = self.current.name, None
             self.show_image(name)
-        if project is not None:
-            self.thumbs.load(project)
+        self._reload_thumbnails()
+
+    def _reload_thumbnails(self) -> None:
+        if self.project is not None:
+            self.thumbs.load(self.project)
 
     def _report(self, errors: list[str]) -> None:
         for error in errors:

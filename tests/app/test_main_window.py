@@ -160,6 +160,11 @@ def test_class_edits_that_cannot_be_saved_get_a_message(qtbot: QtBot, folder: Pa
     assert len(warned) == 2 and all("No space left" in w for w in warned)
     assert [c.name for c in project.classes] == ["object", "debris"]  # nothing half-done
     assert panel.list.count() == 2
+    # Deleting: the masks are remapped, only project.json fails: said as it is.
+    panel.select_class(2)
+    panel.delete_current(confirm=False)
+    assert [c.name for c in project.classes] == ["object"] and panel.list.count() == 1
+    assert "was deleted, but the project file could not be saved" in warned[-1]
     close_window(qtbot, window)
 
 
