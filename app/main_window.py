@@ -170,7 +170,8 @@ class MainWindow(QMainWindow):
             folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
             if not folder:
                 return False
-        if self.project is not None and Path(folder).resolve() == self.project.image_folder.resolve():
+        if (self.project is not None
+                and Path(folder).resolve() == self.project.image_folder.resolve()):
             return True  # already open (opening it again would find our own lock: read-only)
         if not self.may_discard_unsaved():
             return False

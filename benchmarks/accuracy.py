@@ -102,7 +102,8 @@ def main() -> None:
     table = markdown_table(header, rows)
     device = choose_device(cfg.device)
     note = (f"\n\nForeground IoU (%) over each test set, seeds {args.seeds} (mean ± sd), "
-            f"learn time budget {effective_config(cfg, device).time_budget_s} s on {describe(device)}, "
+            f"learn time budget {effective_config(cfg, device).time_budget_s} s on "
+            f"{describe(device)}, "
             f"{torch.get_num_threads()} CPU threads "
             f"({time.strftime('%Y-%m-%d')}).\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
