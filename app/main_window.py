@@ -23,13 +23,18 @@ from app.classes_panel import ClassesPanel
 from app.current import CurrentImage
 from app.image_list import ImageListPanel
 from app.job_panel import JobPanel
+from app.jobs import Job
 from app.model_controller import ModelController
 from app.saver import Saver
 from app.settings import AppSettings, load_settings, save_settings
 from app.thumb_loader import ThumbnailLoader
+from engine.io import ImageReadError, read_image_size
 from engine.project import ImageState, Project, ProjectDirNotWritable, ProjectError
 
 AUTOSAVE_MS = 3000
+# Images with more pixels are decoded on a worker thread (a 12 MP JPEG plus its label PNG
+# take ~0.3 s to read on a laptop, a 50 MP TIFF seconds); smaller ones load at once.
+LARGE_IMAGE_PIXELS = 8_000_000
 
 
 class MainWindow(QMainWindow):
@@ -42,6 +47,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or load_settings()
         self.project: Project | None = None
         self.current: CurrentImage | None = None
+        self._loading: tuple[str, Job] | None = None  # a large image being read
         self.saver = Saver()
         self.canvas = MaskCanvas()
         self.setCentralWidget(self.canvas)
@@ -227,6 +233,7 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         """Save everything, stop jobs, release the project."""
+        self._stop_loading()
         self.thumbs.stop()
         self.model.stop_all()
         self.save_current()
@@ -260,18 +267,53 @@ class MainWindow(QMainWindow):
 
     # -- images ------------------------------------------------------------------------------
     def show_image(self, name: str) -> None:
-        """Save the current image, then show ``name`` with its labels."""
+        """Save the current image, then show ``name`` with its labels.
+
+        A large image (``LARGE_IMAGE_PIXELS``) is read on a worker thread: meanwhile the
+        canvas says so and nothing can be painted; choosing another image drops it."""
         if self.project is None or (self.current is not None and self.current.name == name):
             return
+        if self._loading is not None and self._loading[0] == name:
+            return
         self.save_current()
-        self.current = CurrentImage.load(self.project, name, self.saver.unsaved)
-        cur = self.current
+        self._stop_loading()
+        project = self.project
+        unsaved = dict(self.saver.unsaved)
+        if not _is_large(project, name):
+            self._install(CurrentImage.load(project, name, unsaved))
+            return
+        self.current = None
+        self.canvas.set_document(None)
+        self.canvas.set_prediction(None)
+        self.canvas.set_image(None, f"Loading {name} ...")
+        self.image_panel.select(name)
+        self._update_support_action()
+        job = Job(CurrentImage.load, project, name, unsaved)
+        self._loading = (name, job)
+        job.returned.connect(lambda cur: self._on_loaded(project, job, cur))
+        job.errored.connect(lambda msg: self._on_loaded(
+            project, job, CurrentImage(name, None, None, None, error=msg)))
+
+    def _stop_loading(self) -> None:
+        if self._loading is not None:
+            self._loading[1].detach()
+            self._loading = None
+
+    def _on_loaded(self, project: Project, job: Job, cur: CurrentImage) -> None:
+        if self._loading is None or self._loading[1] is not job or project is not self.project:
+            return  # another image was chosen, or the project closed, meanwhile
+        self._loading = None
+        self._install(cur)
+
+    def _install(self, cur: CurrentImage) -> None:
+        """Make ``cur`` the edited image: canvas, list selection, live prediction."""
+        self.current = cur
         self.canvas.set_document(cur.document)
-        self.canvas.set_image(cur.rgb, f"Cannot show {name}\n\n{cur.error}")
+        self.canvas.set_image(cur.rgb, f"Cannot show {cur.name}\n\n{cur.error}")
         self.canvas.set_prediction(cur.prediction)
         self.canvas.set_confidence(None, self.settings.low_confidence_threshold)
         self.canvas.fit()
-        self.image_panel.select(name)
+        self.image_panel.select(cur.name)
         self.model.image_shown(cur)
         self._update_support_action()
 
@@ -441,3 +483,13 @@ class MainWindow(QMainWindow):
     def central(self) -> QWidget:
         """The canvas (for tests and screenshots)."""
         return self.canvas
+
+
+def _is_large(project: Project, name: str) -> bool:
+    """Whether image ``name`` has more than ``LARGE_IMAGE_PIXELS`` (header only; an
+    unreadable header counts as small: the synchronous read then reports the error)."""
+    try:
+        w, h = read_image_size(project.image_path(name))
+    except (ImageReadError, OSError, ValueError):
+        return False
+    return w * h > LARGE_IMAGE_PIXELS

@@ -317,3 +317,33 @@ def test_painting_while_the_prediction_is_shown_unchecks_the_toggle(qtbot: QtBot
     window.actions_.show_predictions.setChecked(True)  # and the toggle still works
     assert window.canvas.prediction_layer.isVisible()
     close_window(qtbot, window)
+
+
+def test_large_image_loads_on_a_worker(qtbot: QtBot, folder: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.main_window.LARGE_IMAGE_PIXELS", 0)  # every image counts as large
+    window = open_window(qtbot, folder)
+    assert window.current is None  # the first image is still being read
+    assert "Loading img00.png" in window.canvas._message_item.text()
+    drag(window.canvas, [(20, 20), (40, 30)])  # nothing to paint on yet, no crash
+    qtbot.waitUntil(lambda: window.current is not None)
+    assert window.current.name == "img00.png" and window.current.rgb is not None
+    assert not window.current.document.labels.any()  # type: ignore[union-attr]
+    window.brush_size.setValue(5)
+    drag(window.canvas, [(20, 20), (40, 30), (60, 40)])
+    painted = np.array(window.current.document.labels)  # type: ignore[union-attr]
+    assert painted.any()
+    window.show_image("img01.png")
+    window.show_image("img02.png")  # chosen before img01 arrived: img01 is dropped
+    assert window.project is not None
+    assert window.project.state("img00.png") == ImageState.SUPPORT  # saved on leaving
+    qtbot.waitUntil(lambda: window.current is not None)
+    assert window.current.name == "img02.png"
+    qtbot.wait(300)
+    assert window.current.name == "img02.png"
+    window.show_image("img00.png")
+    qtbot.waitUntil(lambda: window.current is not None and window.current.name == "img00.png")
+    assert np.array_equal(window.current.document.labels, painted)  # type: ignore[union-attr]
+    window.show_image("img03.png")
+    close_window(qtbot, window)  # closing while an image loads: no error, the load is dropped
+    assert window.current is None
