@@ -48,6 +48,21 @@ class Backbone(nn.Module):
             p.requires_grad_(False)
         return self.eval()
 
+    def match_layout(self, x: torch.Tensor) -> torch.Tensor:
+        """On a CPU, put weights and ``x`` in channels-last layout; elsewhere keep the
+        default layout.
+
+        oneDNN's depthwise and small 1x1 convolutions are much faster on channels-last
+        tensors (measured on 2 cores: Lite0 forward -35 to -50 %); GPU layouts were measured
+        (H100) with the default one and are left as they were.  The taps then come out
+        channels-last on a CPU: same values and shapes, other strides.
+        """
+        want = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
+        if getattr(self, "_layout", torch.contiguous_format) != want:
+            self.to(memory_format=want)
+            self._layout = want
+        return x.contiguous(memory_format=want)
+
     def train(self, mode: bool = True) -> "Backbone":  # noqa: D102 - always eval
         return super().train(False)
 

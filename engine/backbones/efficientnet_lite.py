@@ -82,6 +82,7 @@ class EfficientNetLite0(Backbone):
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """``(B, 3, H, W)`` normalised -> list of 16 maps ``(B, C_i, H/s_i, W/s_i)``."""
+        x = self.match_layout(x)
         h = F.relu6(self._bn0(self._conv_stem(x)))
         out = []
         for block in self._blocks:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.backbones import available_backbones, build_backbone
+from engine.backbones import Backbone, available_backbones, build_backbone
 from engine.backbones.efficientnet_lite import EfficientNetLite0, lite0_weights_path
 
 
@@ -31,6 +31,25 @@ def test_batchnorm_folding_keeps_the_outputs():
     with torch.no_grad():
         for a, b in zip(fused(x), plain(x)):
             torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-4)
+
+
+def test_channels_last_on_cpu_keeps_the_outputs(monkeypatch: pytest.MonkeyPatch):
+    model = build_backbone("efficientnet_lite0")
+    x = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        fast = model(x)
+    assert all(f.is_contiguous(memory_format=torch.channels_last) for f in fast)
+
+    def default_layout(self: Backbone, t: torch.Tensor) -> torch.Tensor:
+        self.to(memory_format=torch.contiguous_format)
+        return t.contiguous()
+
+    monkeypatch.setattr(Backbone, "match_layout", default_layout)
+    with torch.no_grad():
+        plain = model(x)
+    assert all(f.is_contiguous() for f in plain)
+    for a, b in zip(fast, plain):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-4)
 
 
 def test_registry():
