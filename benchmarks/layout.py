@@ -1,0 +1,85 @@
+"""Backbone memory layout on a CPU: channels-last (the engine's choice) against the default
+(NCHW) layout, interleaved in one run on the same model and images.
+
+    python benchmarks/layout.py [--images 40] [--repeat 3]
+
+Prints backbone-only, predict-only and end-to-end img/s (medians of ``--repeat``) per layout.
+The model is learned for 10 steps only: speed does not depend on how well it was trained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table
+from speed import backbone_rate, rate
+
+from engine.backbones import Backbone
+from engine.batch import label_folder
+from engine.io import read_image
+from engine.predict import Predictor
+from engine.train import LearnConfig, learn
+
+LAYOUTS = {"default (NCHW)": torch.contiguous_format, "channels-last": torch.channels_last}
+_chosen = {"layout": torch.channels_last}
+
+
+def _forced_layout(self: Backbone, x: torch.Tensor) -> torch.Tensor:
+    want = _chosen["layout"]
+    if getattr(self, "_layout", torch.contiguous_format) != want:
+        self.to(memory_format=want)
+        self._layout = want
+    return x.contiguous(memory_format=want)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=40)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    Backbone.match_layout = _forced_layout  # type: ignore[method-assign]
+    paths, masks = load_dataset(DEFAULT_DATA, "nuclei_dsb2018")
+    sup = [0, 24, 49, 74, 99]
+    gen = learn([read_image(paths[i]) for i in sup], [binary_mask(masks[i]) for i in sup],
+                config=LearnConfig(device="cpu", time_budget_s=None, max_steps=10, min_steps=1,
+                                   loo_steps=0))
+    try:
+        while True:
+            next(gen)
+    except StopIteration as stop:
+        model = stop.value
+    predictor = Predictor(model, "cpu")
+    test_paths = [p for i, p in enumerate(paths) if i not in sup][: args.images]
+    images = [read_image(p) for p in test_paths]
+    b = args.batch_size
+    res = {name: {"bb": [], "only": [], "e2e": []} for name in LAYOUTS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.repeat):
+            for name, layout in LAYOUTS.items():
+                _chosen["layout"] = layout
+                list(label_folder(predictor, test_paths[:4], Path(tmp) / f"warm{r}{layout}"))
+                res[name]["bb"].append(backbone_rate(predictor, images, b))
+                res[name]["only"].append(rate(predictor.predict_batch,
+                                              [images[i:i + b] for i in range(0, len(images), b)]) * b)
+                t = time.perf_counter()
+                list(label_folder(predictor, test_paths, Path(tmp) / f"out{r}{layout}",
+                                  batch_size=b, resume=False))
+                res[name]["e2e"].append(len(test_paths) / (time.perf_counter() - t))
+    rows = []
+    for name, v in res.items():
+        bb, only, e2e = (statistics.median(v[k]) for k in ("bb", "only", "e2e"))
+        rows.append([name, f"{bb:.2f}", f"{only:.2f}", f"{e2e:.2f}", f"{e2e / bb * 100:.0f} %"])
+    print(markdown_table(["backbone layout", "backbone img/s", "predict img/s",
+                          "end-to-end img/s", "end-to-end / backbone"], rows))
+    print(f"\nCPU, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"{len(test_paths)} nuclei images, batch {b}, {time.strftime('%Y-%m-%d')}.")
+
+
+if __name__ == "__main__":
+    main()
