@@ -41,6 +41,6 @@ class ConvDistStudent(nn.Module):
             ex = self.extractors[g.name]
             # All taps of a group have the same shape: run them as one batch (fewer ops).
             x = torch.cat([feats[i] for i in g.indices])
-            maps = ex["out"](F.relu(ex["conv"](x))).chunk(len(g.indices))
+            maps = ex["out"](F.relu(ex["conv"](x), inplace=True)).chunk(len(g.indices))
             per_tap.update(zip(g.indices, maps))
         return _stack_levels(self.groups, per_tap)

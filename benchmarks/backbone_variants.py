@@ -1,9 +1,12 @@
-"""Backbone memory layout on a CPU: channels-last (the engine's choice) against the default
-(NCHW) layout, interleaved in one run on the same model and images.
+"""How the backbone runs on a CPU, interleaved in one run on the same model and images:
 
-    python benchmarks/layout.py [--images 40] [--repeat 3]
+- the engine before 2026-11-26: default (NCHW) layout, activations out of place;
+- channels-last layout, activations out of place;
+- channels-last, in-place ReLU6 and residual add (the engine now).
 
-Prints backbone-only, predict-only and end-to-end img/s (medians of ``--repeat``) per layout.
+    python benchmarks/backbone_variants.py [--images 40] [--repeat 3]
+
+Prints backbone-only, predict-only and end-to-end img/s (medians of ``--repeat``) per variant.
 The model is learned for 10 steps only: speed does not depend on how well it was trained.
 """
 
@@ -16,16 +19,32 @@ import time
 from pathlib import Path
 
 import torch
+from torch.nn import functional as F
 from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table
 from speed import backbone_rate, rate
 
 from engine.backbones import Backbone
+from engine.backbones.efficientnet_lite import _MBConv
 from engine.batch import label_folder
 from engine.io import read_image
 from engine.predict import Predictor
 from engine.train import LearnConfig, learn
 
-LAYOUTS = {"default (NCHW)": torch.contiguous_format, "channels-last": torch.channels_last}
+_ENGINE_FORWARD = _MBConv.forward
+
+
+def _out_of_place_forward(self: _MBConv, x: torch.Tensor) -> torch.Tensor:
+    h = F.relu6(self._bn0(self._expand_conv(x))) if self.expand else x
+    h = F.relu6(self._bn1(self._depthwise_conv(h)))
+    h = self._bn2(self._project_conv(h))
+    return h + x if self.residual else h
+
+
+VARIANTS = {  # name: (layout, block forward)
+    "NCHW, out of place (before)": (torch.contiguous_format, _out_of_place_forward),
+    "channels-last, out of place": (torch.channels_last, _out_of_place_forward),
+    "channels-last, in place (now)": (torch.channels_last, _ENGINE_FORWARD),
+}
 _chosen = {"layout": torch.channels_last}
 
 
@@ -58,24 +77,26 @@ def main() -> None:
     test_paths = [p for i, p in enumerate(paths) if i not in sup][: args.images]
     images = [read_image(p) for p in test_paths]
     b = args.batch_size
-    res = {name: {"bb": [], "only": [], "e2e": []} for name in LAYOUTS}
+    res = {name: {"bb": [], "only": [], "e2e": []} for name in VARIANTS}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):
-            for name, layout in LAYOUTS.items():
+            for v, (name, (layout, forward)) in enumerate(VARIANTS.items()):
                 _chosen["layout"] = layout
-                list(label_folder(predictor, test_paths[:4], Path(tmp) / f"warm{r}{layout}"))
+                _MBConv.forward = forward  # type: ignore[method-assign]
+                list(label_folder(predictor, test_paths[:4], Path(tmp) / f"warm{r}{v}"))
                 res[name]["bb"].append(backbone_rate(predictor, images, b))
                 res[name]["only"].append(rate(predictor.predict_batch,
                                               [images[i:i + b] for i in range(0, len(images), b)]) * b)
                 t = time.perf_counter()
-                list(label_folder(predictor, test_paths, Path(tmp) / f"out{r}{layout}",
+                list(label_folder(predictor, test_paths, Path(tmp) / f"out{r}{v}",
                                   batch_size=b, resume=False))
                 res[name]["e2e"].append(len(test_paths) / (time.perf_counter() - t))
     rows = []
     for name, v in res.items():
         bb, only, e2e = (statistics.median(v[k]) for k in ("bb", "only", "e2e"))
         rows.append([name, f"{bb:.2f}", f"{only:.2f}", f"{e2e:.2f}", f"{e2e / bb * 100:.0f} %"])
-    print(markdown_table(["backbone layout", "backbone img/s", "predict img/s",
+    _MBConv.forward = _ENGINE_FORWARD  # type: ignore[method-assign]
+    print(markdown_table(["backbone", "backbone img/s", "predict img/s",
                           "end-to-end img/s", "end-to-end / backbone"], rows))
     print(f"\nCPU, {torch.get_num_threads()} threads, torch {torch.__version__}, "
           f"{len(test_paths)} nuclei images, batch {b}, {time.strftime('%Y-%m-%d')}.")
