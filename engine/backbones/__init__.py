@@ -53,7 +53,8 @@ class Backbone(nn.Module):
         default layout.
 
         oneDNN's depthwise and small 1x1 convolutions are much faster on channels-last
-        tensors (measured on 2 cores: Lite0 forward -35 to -50 %); GPU layouts were measured
+        tensors (2 cores: Lite0 13.0 -> 17.8 img/s, benchmarks/results/
+        backbone-variants-cpu.md); GPU layouts were measured
         (H100) with the default one and are left as they were.  The taps then come out
         channels-last on a CPU: same values and shapes, other strides.
         """
