@@ -23,18 +23,14 @@ from app.classes_panel import ClassesPanel
 from app.current import CurrentImage
 from app.image_list import ImageListPanel
 from app.job_panel import JobPanel
-from app.jobs import Job
+from app.image_loader import ImageLoader
 from app.model_controller import ModelController
 from app.saver import Saver
 from app.settings import AppSettings, load_settings, save_settings
 from app.thumb_loader import ThumbnailLoader
-from engine.io import ImageReadError, read_image_size
 from engine.project import ImageState, Project, ProjectDirNotWritable, ProjectError
 
 AUTOSAVE_MS = 3000
-# Images with more pixels are decoded on a worker thread (a 12 MP JPEG plus its label PNG
-# take ~0.3 s to read on a laptop, a 50 MP TIFF seconds); smaller ones load at once.
-LARGE_IMAGE_PIXELS = 8_000_000
 
 
 class MainWindow(QMainWindow):
@@ -47,7 +43,6 @@ class MainWindow(QMainWindow):
         self.settings = settings or load_settings()
         self.project: Project | None = None
         self.current: CurrentImage | None = None
-        self._loading: tuple[str, Job] | None = None  # a large image being read
         self.saver = Saver()
         self.canvas = MaskCanvas()
         self.setCentralWidget(self.canvas)
@@ -59,6 +54,8 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status_bar()
         self.thumbs = ThumbnailLoader(self.image_panel.model, self)
+        self.loader = ImageLoader(self)
+        self.loader.loaded.connect(self._install)
         self.model = ModelController(self)
         self._connect()
         self._autosave = QTimer(self)
@@ -233,7 +230,7 @@ class MainWindow(QMainWindow):
 
     def close_project(self) -> None:
         """Save everything, stop jobs, release the project."""
-        self._stop_loading()
+        self.loader.stop()
         self.thumbs.stop()
         self.model.stop_all()
         self.save_current()
@@ -269,44 +266,22 @@ class MainWindow(QMainWindow):
     def show_image(self, name: str) -> None:
         """Save the current image, then show ``name`` with its labels.
 
-        A large image (``LARGE_IMAGE_PIXELS``) is read on a worker thread: meanwhile the
+        A large image is read on a worker thread (``app.image_loader``): meanwhile the
         canvas says so and nothing can be painted; choosing another image drops it."""
-        if self.project is None or (self.current is not None and self.current.name == name):
-            return
-        if self._loading is not None and self._loading[0] == name:
+        if self.project is None or name in (self.loader.pending,
+                                             self.current.name if self.current else None):
             return
         self.save_current()
-        self._stop_loading()
-        project = self.project
-        unsaved = dict(self.saver.unsaved)
-        if not _is_large(project, name):
-            self._install(CurrentImage.load(project, name, unsaved))
-            return
-        self.current = None
-        self.canvas.set_document(None)
-        self.canvas.set_prediction(None)
-        self.canvas.set_image(None, f"Loading {name} ...")
-        self.image_panel.select(name)
-        self._update_support_action()
-        job = Job(CurrentImage.load, project, name, unsaved)
-        self._loading = (name, job)
-        job.returned.connect(lambda cur: self._on_loaded(project, job, cur))
-        job.errored.connect(lambda msg: self._on_loaded(
-            project, job, CurrentImage(name, None, None, None, error=msg)))
-
-    def _stop_loading(self) -> None:
-        if self._loading is not None:
-            self._loading[1].detach()
-            self._loading = None
-
-    def _on_loaded(self, project: Project, job: Job, cur: CurrentImage) -> None:
-        if self._loading is None or self._loading[1] is not job or project is not self.project:
-            return  # another image was chosen, or the project closed, meanwhile
-        self._loading = None
-        self._install(cur)
+        if self.loader.load(self.project, name, self.saver.unsaved):
+            self.current = None
+            self.canvas.set_document(None)
+            self.canvas.set_prediction(None)
+            self.canvas.set_image(None, f"Loading {name} ...")
+            self.image_panel.select(name)
+            self._update_support_action()
 
     def _install(self, cur: CurrentImage) -> None:
-        """Make ``cur`` the edited image: canvas, list selection, live prediction."""
+        """Make ``cur`` (``loader.loaded``) the edited image: canvas, list, live prediction."""
         self.current = cur
         self.canvas.set_document(cur.document)
         self.canvas.set_image(cur.rgb, f"Cannot show {cur.name}\n\n{cur.error}")
@@ -484,12 +459,3 @@ class MainWindow(QMainWindow):
         """The canvas (for tests and screenshots)."""
         return self.canvas
 
-
-def _is_large(project: Project, name: str) -> bool:
-    """Whether image ``name`` has more than ``LARGE_IMAGE_PIXELS`` (header only; an
-    unreadable header counts as small: the synchronous read then reports the error)."""
-    try:
-        w, h = read_image_size(project.image_path(name))
-    except (ImageReadError, OSError, ValueError):
-        return False
-    return w * h > LARGE_IMAGE_PIXELS

@@ -321,7 +321,7 @@ def test_painting_while_the_prediction_is_shown_unchecks_the_toggle(qtbot: QtBot
 
 def test_large_image_loads_on_a_worker(qtbot: QtBot, folder: Path,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("app.main_window.LARGE_IMAGE_PIXELS", 0)  # every image counts as large
+    monkeypatch.setattr("app.image_loader.LARGE_IMAGE_PIXELS", 0)  # every image counts as large
     window = open_window(qtbot, folder)
     assert window.current is None  # the first image is still being read
     assert "Loading img00.png" in window.canvas._message_item.text()
