@@ -22,8 +22,8 @@ from app.canvas import MaskCanvas, Tool
 from app.classes_panel import ClassesPanel
 from app.current import CurrentImage
 from app.image_list import ImageListPanel
-from app.job_panel import JobPanel
 from app.image_loader import ImageLoader
+from app.job_panel import JobPanel
 from app.model_controller import ModelController
 from app.saver import Saver
 from app.settings import AppSettings, load_settings, save_settings
@@ -458,4 +458,3 @@ class MainWindow(QMainWindow):
     def central(self) -> QWidget:
         """The canvas (for tests and screenshots)."""
         return self.canvas
-

@@ -53,10 +53,10 @@ class Backbone(nn.Module):
         default layout.
 
         oneDNN's depthwise and small 1x1 convolutions are much faster on channels-last
-        tensors (2 cores: Lite0 13.0 -> 17.8 img/s, benchmarks/results/
-        backbone-variants-cpu.md); GPU layouts were measured
-        (H100) with the default one and are left as they were.  The taps then come out
-        channels-last on a CPU: same values and shapes, other strides.
+        tensors (2 cores: Lite0 13.0 -> 17.8 img/s, see
+        ``benchmarks/results/backbone-variants-cpu.md``); GPU speeds were measured (H100)
+        with the default layout, which is kept there.  On a CPU the taps come out
+        channels-last: same values and shapes, other strides.
         """
         want = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
         if getattr(self, "_layout", torch.contiguous_format) != want:
