@@ -59,7 +59,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
     if args.input_size is not None:
         if args.input_size < 64 or args.input_size % 32:
             raise CliError("--input-size must be a multiple of 32, at least 64")
-        cfg = replace(cfg, input_size=args.input_size)  # crops are capped to it
+        # As given (crops are capped to it), not shrunk for large objects.
+        cfg = replace(cfg, input_size=args.input_size, object_scale=False)
     if args.no_loo:
         cfg = replace(cfg, loo_steps=0)
     print(f"learning {', '.join(names)} from {len(paths)} image(s): "

@@ -40,6 +40,7 @@ from .features import FeatureBank, build_bank, to_working
 from .losses import coarse_mse, dice_loss, focal_loss
 from .model import ClassInfo, HeadConfig, SegModel, default_classes, trainable_parameters
 from .optim import AdamW
+from .scale import object_scaled_size
 from .validate import check_support_set, loo_estimate
 
 
@@ -77,6 +78,8 @@ class LearnConfig:
         0.5 -> 0.2 gave nuclei +8, polyps +2 IoU points, cracks/weeds unchanged, tiles -2).
     split_single : with one support image, train on two disjoint halves of it (see
         :func:`split_single_support`).
+    object_scale : shrink ``input_size`` (to 3/4 at most) when the painted objects are large
+        next to a training crop (see :func:`engine.scale.object_scaled_size`).
     lr, lr_floor : peak learning rate; cosine decay to ``lr * lr_floor`` over the run.
     max_steps, time_budget_s : stop at whichever comes first (``None`` = no time limit;
         with a time limit the step count, hence the model, depends on machine speed).
@@ -103,6 +106,7 @@ class LearnConfig:
     batch_episodes: int = 4
     shots_per_episode: int = 1
     split_single: bool = True
+    object_scale: bool = True
     lr: float = 2e-3
     lr_floor: float = 0.05
     weight_decay: float = 0.01
@@ -171,6 +175,9 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     config = config or LearnConfig()
     device = choose_device(config.device)
     cfg = effective_config(config, device)
+    if cfg.object_scale:
+        side = object_scaled_size(masks, cfg.input_size, cfg.crop)
+        cfg = replace(cfg, input_size=side, crop=min(cfg.crop, side))
     # Before the model is built and moved (starting CUDA takes seconds): progress at once.
     yield LearnProgress("features", 0, cfg.total_views, float("nan"), time.perf_counter() - t0,
                         None, f"starting on {describe(device)}")
