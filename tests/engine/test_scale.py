@@ -35,6 +35,7 @@ def test_learn_records_the_scale_it_used():
     from dataclasses import replace
 
     from conftest import FAST, run
+
     from engine.train import learn
 
     images = [np.random.default_rng(i).integers(0, 255, (128, 128, 3), dtype=np.uint8)
