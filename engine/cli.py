@@ -71,7 +71,7 @@ def _add_learn(sub) -> None:
                    help="seconds of training (default: the engine's, about 35 s)")
     s.add_argument("--max-steps", type=int, default=None)
     s.add_argument("--input-size", type=int, default=None,
-                   help="long side images are resized to (default 384, or down to 288 "
+                   help="long side images are resized to (default 384, or down to 256 "
                         "when the objects are large; multiple of 32)")
     s.add_argument("--no-loo", action="store_true", help="skip the leave-one-out estimate")
     s.set_defaults(func=_lazy("engine.cli_commands", "cmd_learn"))

@@ -78,7 +78,7 @@ class LearnConfig:
         0.5 -> 0.2 gave nuclei +8, polyps +2 IoU points, cracks/weeds unchanged, tiles -2).
     split_single : with one support image, train on two disjoint halves of it (see
         :func:`split_single_support`).
-    object_scale : shrink ``input_size`` (to 3/4 at most) when the painted objects are large
+    object_scale : shrink ``input_size`` (to 2/3 at most) when the painted objects are large
         next to a training crop (see :func:`engine.scale.object_scaled_size`).
     lr, lr_floor : peak learning rate; cosine decay to ``lr * lr_floor`` over the run.
     max_steps, time_budget_s : stop at whichever comes first (``None`` = no time limit;

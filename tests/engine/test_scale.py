@@ -24,8 +24,8 @@ def test_median_diameter_at_working_scale():
 
 def test_small_objects_keep_the_scale_large_ones_shrink_it():
     assert object_scaled_size([_discs(10, 9)], 384, 192) == 384  # 15 px at 384
-    # 120 px at 384 (wider than a third of a 192 px crop): 384 * 64 / 120 = 205 -> floor 288
-    assert object_scaled_size([_discs(80, 2)], 384, 192) == 288
+    # 120 px at 384 (wider than a third of a 192 px crop): 384 * 64 / 120 = 205 -> floor 256
+    assert object_scaled_size([_discs(80, 2)], 384, 192) == 256
     # 75 px: 384 * 64 / 75 = 328 -> 320
     assert object_scaled_size([_discs(50, 2)], 384, 192) == 320
     assert object_scaled_size([np.zeros((64, 64), np.uint8)], 384, 192) == 384
