@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
 from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table
 from speed import backbone_rate, rate
+from torch.nn import functional as F
 
 from engine.backbones import Backbone
 from engine.backbones.efficientnet_lite import _MBConv
@@ -45,15 +45,6 @@ VARIANTS = {  # name: (layout, block forward)
     "channels-last, out of place": (torch.channels_last, _out_of_place_forward),
     "channels-last, in place (now)": (torch.channels_last, _ENGINE_FORWARD),
 }
-_chosen = {"layout": torch.channels_last}
-
-
-def _forced_layout(self: Backbone, x: torch.Tensor) -> torch.Tensor:
-    want = _chosen["layout"]
-    if getattr(self, "_layout", torch.contiguous_format) != want:
-        self.to(memory_format=want)
-        self._layout = want
-    return x.contiguous(memory_format=want)
 
 
 def main() -> None:
@@ -62,7 +53,6 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    Backbone.match_layout = _forced_layout  # type: ignore[method-assign]
     paths, masks = load_dataset(DEFAULT_DATA, "nuclei_dsb2018")
     sup = [0, 24, 49, 74, 99]
     gen = learn([read_image(paths[i]) for i in sup], [binary_mask(masks[i]) for i in sup],
@@ -81,12 +71,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):
             for v, (name, (layout, forward)) in enumerate(VARIANTS.items()):
-                _chosen["layout"] = layout
+                Backbone.cpu_layout = layout
                 _MBConv.forward = forward  # type: ignore[method-assign]
                 list(label_folder(predictor, test_paths[:4], Path(tmp) / f"warm{r}{v}"))
                 res[name]["bb"].append(backbone_rate(predictor, images, b))
-                res[name]["only"].append(rate(predictor.predict_batch,
-                                              [images[i:i + b] for i in range(0, len(images), b)]) * b)
+                chunks = [images[i:i + b] for i in range(0, len(images), b)]
+                res[name]["only"].append(rate(predictor.predict_batch, chunks) * b)
                 t = time.perf_counter()
                 list(label_folder(predictor, test_paths, Path(tmp) / f"out{r}{v}",
                                   batch_size=b, resume=False))
@@ -96,6 +86,7 @@ def main() -> None:
         bb, only, e2e = (statistics.median(v[k]) for k in ("bb", "only", "e2e"))
         rows.append([name, f"{bb:.2f}", f"{only:.2f}", f"{e2e:.2f}", f"{e2e / bb * 100:.0f} %"])
     _MBConv.forward = _ENGINE_FORWARD  # type: ignore[method-assign]
+    Backbone.cpu_layout = torch.channels_last
     print(markdown_table(["backbone", "backbone img/s", "predict img/s",
                           "end-to-end img/s", "end-to-end / backbone"], rows))
     print(f"\nCPU, {torch.get_num_threads()} threads, torch {torch.__version__}, "

@@ -41,6 +41,8 @@ class Backbone(nn.Module):
     taps: tuple[TapSpec, ...] = ()
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    #: Memory layout used on a CPU (see :meth:`match_layout`).
+    cpu_layout: torch.memory_format = torch.channels_last
 
     def freeze(self) -> "Backbone":
         """Freeze all parameters and keep BatchNorm in eval mode (method.md §4.3 quirk fixed)."""
@@ -58,7 +60,7 @@ class Backbone(nn.Module):
         with the default layout, which is kept there.  On a CPU the taps come out
         channels-last: same values and shapes, other strides.
         """
-        want = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
+        want = self.cpu_layout if x.device.type == "cpu" else torch.contiguous_format
         if getattr(self, "_layout", torch.contiguous_format) != want:
             self.to(memory_format=want)
             self._layout = want

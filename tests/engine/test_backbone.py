@@ -40,11 +40,7 @@ def test_channels_last_on_cpu_keeps_the_outputs(monkeypatch: pytest.MonkeyPatch)
         fast = model(x)
     assert all(f.is_contiguous(memory_format=torch.channels_last) for f in fast)
 
-    def default_layout(self: Backbone, t: torch.Tensor) -> torch.Tensor:
-        self.to(memory_format=torch.contiguous_format)
-        return t.contiguous()
-
-    monkeypatch.setattr(Backbone, "match_layout", default_layout)
+    monkeypatch.setattr(Backbone, "cpu_layout", torch.contiguous_format)
     with torch.no_grad():
         plain = model(x)
     assert all(f.is_contiguous() for f in plain)
