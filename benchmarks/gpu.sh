@@ -21,8 +21,11 @@ step() {  # step NAME SECONDS COMMAND...
 }
 nvidia-smi -L; python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name())'
 step cuda-tests 60 python3 -m pytest -q -p no:cacheprovider tests/engine/test_cuda.py
-step speed 100 python3 benchmarks/speed.py --device cuda
+# Learn time by phase: the first run pays CUDA's start-up, the second is a warm process.
+step learn-phases 100 python3 benchmarks/learn_phases.py --device cuda --repeat 2 '{}' \
+    '{"gpu": {"loo_steps": 10}}' '{"gpu": {"total_views": 40}}'
+step speed 90 python3 benchmarks/speed.py --device cuda
 cp benchmarks/results/speed-cuda.md "$out/" 2>/dev/null
 for seed in 0 1 2; do  # the student with the default (GPU) settings
-    step "ablation-seed$seed" 80 python3 benchmarks/ablation.py '{}' --device cuda --seed "$seed"
+    step "ablation-seed$seed" 100 python3 benchmarks/ablation.py '{}' --device cuda --seed "$seed"
 done

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
 from synthetic import make_sample
 
-from engine.batch import DONE_FILE, BatchWriteError, label_folder
+from engine.batch import DONE_FILE, BatchWriteError, io_threads, label_folder
 from engine.io import read_mask
 from engine.predict import Predictor
 
@@ -34,6 +36,27 @@ def test_outputs_are_class_maps_at_the_input_size(disc_model, tmp_path):
         np.testing.assert_array_equal(out, r.labels)
         with Image.open(tmp_path / "out" / f"{p.stem}.png") as im:
             assert im.mode == "P" and im.getpalette()[3:6] == [255, 0, 0]
+
+
+def test_many_reader_and_writer_threads_write_every_output_once(disc_model, tmp_path):
+    paths = _folder(tmp_path, n=9)
+    predictor = Predictor(disc_model, "cpu")
+    records = list(label_folder(predictor, paths, tmp_path / "out", batch_size=2,
+                                threads=(4, 3)))
+    assert [r.path for r in records] == paths  # input order, whatever the threads
+    lines = (tmp_path / "out" / DONE_FILE).read_text().splitlines()
+    assert sorted(json.loads(line)["name"] for line in lines) == sorted(f"{p.stem}.png"
+                                                                        for p in paths)
+    for p, r in zip(paths, records):
+        np.testing.assert_array_equal(read_mask(tmp_path / "out" / f"{p.stem}.png"), r.labels)
+    again = list(label_folder(predictor, paths, tmp_path / "out", threads=(4, 3)))
+    assert [r.status for r in again] == ["resumed"] * len(paths)
+
+
+def test_io_threads_scale_with_the_cores():
+    assert io_threads(2) == (2, 1)  # a laptop: the model needs the cores
+    assert io_threads(16) == (8, 4)
+    assert io_threads(64) == (8, 4)
 
 
 def test_cancel_then_resume_skips_finished_images(disc_model, tmp_path):

@@ -1,0 +1,94 @@
+"""Where the time of ``learn()`` goes: start-up, cached features, training, leave-one-out.
+
+Learns nuclei from the same 5 supports as ``speed.py``, ``--repeat`` times in one process
+(the first run pays the device's start-up: CUDA context, kernel loading; later runs are what a
+second *Learn class* in a running app costs), for each JSON set of ``LearnConfig`` overrides
+given (``"gpu"``: ``GpuSettings`` fields; ``"head"``: ``HeadConfig`` fields), and prints one
+table row per run:
+
+    python benchmarks/learn_phases.py --device cuda '{}' '{"gpu": {"loo_steps": 10}}'
+
+Phases are read from the progress records' ``elapsed_s``: *start* is from the call to the first
+cached view, *features* to the first training step, *train* to the last one, *validate* the
+leave-one-out folds, *finish* the rest (metadata, moving the model to the CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+
+from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table
+
+from engine.device import choose_device, describe
+from engine.io import read_image
+from engine.model import ClassInfo, HeadConfig
+from engine.train import GpuSettings, LearnConfig, learn
+
+SUPPORTS = [0, 24, 49, 74, 99]  # as speed.py
+
+
+def config_from(overrides: str, device: str) -> LearnConfig:
+    over = json.loads(overrides)
+    head, gpu = over.pop("head", None), over.pop("gpu", None)
+    cfg = LearnConfig(**over, device=device)
+    if head is not None:
+        cfg = replace(cfg, head=HeadConfig(**head))
+    if gpu is not None:
+        cfg = replace(cfg, gpu=GpuSettings(**{**GpuSettings().__dict__, **gpu}))
+    return cfg
+
+
+def phases(images, masks, cfg: LearnConfig) -> dict[str, float]:
+    """Seconds per phase of one ``learn()`` run, plus step counts."""
+    t0 = time.perf_counter()
+    first = {}
+    last = {}
+    steps = {}
+    gen = learn(images, masks, [ClassInfo(1, "nucleus")], cfg)
+    try:
+        while True:
+            p = next(gen)
+            key = "start" if p.phase == "features" and p.step == 0 else p.phase
+            first.setdefault(key, p.elapsed_s)
+            last[key] = p.elapsed_s
+            steps[key] = p.step
+    except StopIteration:
+        total = time.perf_counter() - t0
+    marks = [first.get("features", 0.0), first.get("train", 0.0), last.get("train", 0.0),
+             last.get("validate", last.get("train", 0.0)), total]
+    return {"start": marks[0], "features": marks[1] - marks[0], "train": marks[2] - marks[1],
+            "validate": marks[3] - marks[2], "finish": marks[4] - marks[3], "total": total,
+            "train_steps": steps.get("train", 0), "loo_steps": steps.get("validate", 0)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("overrides", nargs="*", default=["{}"], help="JSON LearnConfig fields")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    device = choose_device(args.device)
+    paths, masks = load_dataset(DEFAULT_DATA, "nuclei_dsb2018")
+    images = [read_image(paths[i]) for i in SUPPORTS]
+    sup_masks = [binary_mask(masks[i]) for i in SUPPORTS]
+    rows = []
+    for over in args.overrides:
+        cfg = config_from(over, str(device))
+        for run in range(args.repeat):
+            t = phases(images, sup_masks, cfg)
+            rows.append([over, str(run + 1)] + [f"{t[k]:.2f}" for k in
+                        ("start", "features", "train", "validate", "finish", "total")]
+                        + [f"{t['train_steps']}", f"{t['loo_steps']}"])
+            print("| " + " | ".join(rows[-1]) + " |", flush=True)
+    print()
+    print(markdown_table(["overrides", "run", "start s", "features s", "train s",
+                          "leave-one-out s", "finish s", "total s", "train steps",
+                          "LOO steps"], rows))
+    print(f"\n{describe(device)}, nuclei, 5 shots (speed.py's supports).")
+
+
+if __name__ == "__main__":
+    main()
