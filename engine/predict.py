@@ -49,7 +49,7 @@ class Predictor:
 
     def __init__(self, model: SegModel, device: str | None = None) -> None:
         self.device = choose_device(device)
-        self.model = model.to(self.device).eval()
+        self.model = model.to(self.device).match_layout(self.device).eval()
         self.input_size = int(model.metadata.get("input_size", 384))
         self.reference_long_side = int(model.metadata.get("reference_long_side", self.input_size))
         self._amp = autocast_dtype(self.device)
@@ -153,7 +153,8 @@ def _tile_spans(length: int, tile: int, margin: int):
     starts = list(range(0, length - tile, step)) + [length - tile]
     keep_start = 0
     for i, s in enumerate(starts):
-        keep_end = length if i == len(starts) - 1 else min(s + tile - margin, starts[i + 1] + margin)
+        last = i == len(starts) - 1
+        keep_end = length if last else min(s + tile - margin, starts[i + 1] + margin)
         yield s, s + tile, keep_start, keep_end
         keep_start = keep_end
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from synthetic import make_sample
 
 from engine.metrics import IoUAccumulator
@@ -25,6 +26,22 @@ def test_model_file_round_trip(disc_model, tmp_path):
     np.testing.assert_array_equal(a.labels, b.labels)
     np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-5)
     assert Predictor(loaded, "cpu").model_id == Predictor(disc_model, "cpu").model_id
+
+
+def test_cpu_layout_of_the_head_keeps_predictions_and_saving(disc_model, tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(disc_model, path)
+    fast, plain = Predictor(load_model(path), "cpu"), Predictor(load_model(path), "cpu")
+    conv = fast.model.head.mixer1[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    plain.model.match_layout(torch.device("cuda"))  # the GPU's layout, run on the CPU
+    assert plain.model.head.mixer1[0].weight.is_contiguous()
+    batch = np.stack([make_sample(np.random.default_rng(s), h=96, w=128)[0] for s in (1, 2)])
+    np.testing.assert_allclose(fast._probs(batch), plain._probs(batch), atol=1e-5)
+    save_model(fast.model, tmp_path / "again.safetensors")  # channels-last weights save
+    again = Predictor(load_model(tmp_path / "again.safetensors"), "cpu")
+    assert again.model_id == fast.model_id == plain.model_id
+    np.testing.assert_allclose(again._probs(batch), fast._probs(batch), atol=1e-6)
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garble", "png", "empty"])
