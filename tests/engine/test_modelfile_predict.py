@@ -44,6 +44,22 @@ def test_cpu_layout_of_the_head_keeps_predictions_and_saving(disc_model, tmp_pat
     np.testing.assert_allclose(again._probs(batch), fast._probs(batch), atol=1e-6)
 
 
+@pytest.mark.parametrize("h, w", [(37, 101), (150, 200), (300, 500)])
+def test_finishing_on_the_device_matches_the_host_path(disc_model, h, w):
+    """The GPU path (resize + threshold as tensors) is the CPU path's arithmetic."""
+    image, _ = make_sample(np.random.default_rng(h), h=h, w=w)
+    host = Predictor(disc_model, "cpu")
+    device = Predictor(disc_model, "cpu")
+    device.finish_on_device = True
+    a, b = host.predict_batch([image, image[::-1]]), device.predict_batch([image, image[::-1]])
+    for pa, pb in zip(a, b):
+        assert pb.labels.shape == (h, w) and pb.labels.dtype == np.uint8
+        assert pb.confidence.dtype == np.float32
+        assert (pa.labels != pb.labels).mean() < 1e-3  # only pixels at p = 0.5 may differ
+        np.testing.assert_allclose(pa.confidence, pb.confidence, atol=1e-4)
+    assert a[0].labels.any() and not a[0].labels.all()
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garble", "png", "empty"])
 def test_damaged_model_file_gives_clear_error(disc_model, tmp_path, damage):
     path = tmp_path / "m.safetensors"
