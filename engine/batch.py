@@ -80,19 +80,6 @@ def read_done(output_dir: Path, model_id: str) -> dict[str, float]:
     return {n: c for n, c in done.items() if (output_dir / n).is_file()}
 
 
-def io_threads(cpus: int | None = None) -> tuple[int, int]:
-    """(reader, writer) threads for :func:`label_folder` on a machine with ``cpus`` cores.
-
-    Decoding images and encoding + fsyncing PNGs run on these threads (they release the GIL).
-    On a laptop the model shares the few cores, so 2 readers and 1 writer; on a GPU machine
-    the model hardly uses the CPU, and one writer thread capped auto-labelling at ~95 img/s
-    (measured on an H100: the student predicts ~200 img/s), so up to 8 readers and 4 writers.
-    """
-    cpus = cpus or os.cpu_count() or 2
-    readers = min(8, max(2, cpus // 2))
-    return readers, max(1, readers // 2)
-
-
 class _Writer:
     """Writes outputs on background threads, then records them in the done file."""
 
@@ -155,14 +142,17 @@ def _read(path: Path) -> np.ndarray | str:
 def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
                  output_dir: str | os.PathLike, *, batch_size: int = 4,
                  resume: bool = True,
-                 threads: tuple[int, int] | None = None) -> Iterator[LabelProgress]:
+                 threads: tuple[int, int] = (2, 1)) -> Iterator[LabelProgress]:
     """Label ``images`` with ``predictor``, writing ``output_dir/<stem>.png``.
 
     Yields one :class:`LabelProgress` per image: first the images finished by an earlier run
     (status 'resumed'), then the others in input order.  Unreadable images yield
     status 'failed' and the batch goes on; a failed write raises :class:`BatchWriteError`.
     Stop iterating to cancel: finished outputs stay, and a later run resumes.
-    ``threads``: (reader, writer) threads; default :func:`io_threads` of this machine.
+    ``threads``: (reader, writer) threads decoding images and encoding + fsyncing PNGs.  The
+    default 2/1 also suits a GPU machine: there prediction is bound by the Python thread
+    launching kernels (~200 img/s on an H200), and 8/4 threads were no faster, at times
+    slower (GIL contention), in ``benchmarks/speed.py``.
     """
     paths = [Path(p) for p in images]
     out = Path(output_dir)
@@ -170,7 +160,7 @@ def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
     names = output_names(paths)
     done = read_done(out, predictor.model_id) if resume else {}
     palette = [(0, 0, 0)] + [tuple(c.color) for c in predictor.classes]
-    readers, writers = threads or io_threads()
+    readers, writers = threads
     writer = _Writer(out, predictor.model_id, palette, writers)
     reader = ThreadPoolExecutor(readers, thread_name_prefix="distillfss-reader")
     todo = [p for p in paths if names[p] not in done]

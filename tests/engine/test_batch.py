@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from synthetic import make_sample
 
-from engine.batch import DONE_FILE, BatchWriteError, io_threads, label_folder
+from engine.batch import DONE_FILE, BatchWriteError, label_folder
 from engine.io import read_mask
 from engine.predict import Predictor
 
@@ -51,12 +51,6 @@ def test_many_reader_and_writer_threads_write_every_output_once(disc_model, tmp_
         np.testing.assert_array_equal(read_mask(tmp_path / "out" / f"{p.stem}.png"), r.labels)
     again = list(label_folder(predictor, paths, tmp_path / "out", threads=(4, 3)))
     assert [r.status for r in again] == ["resumed"] * len(paths)
-
-
-def test_io_threads_scale_with_the_cores():
-    assert io_threads(2) == (2, 1)  # a laptop: the model needs the cores
-    assert io_threads(16) == (8, 4)
-    assert io_threads(64) == (8, 4)
 
 
 def test_cancel_then_resume_skips_finished_images(disc_model, tmp_path):

@@ -60,6 +60,26 @@ def test_finishing_on_the_device_matches_the_host_path(disc_model, h, w):
     assert a[0].labels.any() and not a[0].labels.all()
 
 
+def test_mixed_precision_predictor_runs_a_low_precision_copy(disc_model, monkeypatch):
+    """On a GPU the predictor runs bf16 weights; the model given keeps float32 and its id."""
+    import engine.predict
+
+    image, mask = make_sample(np.random.default_rng(8), h=96, w=128)
+    full = Predictor(disc_model, "cpu")
+    monkeypatch.setattr(engine.predict, "autocast_dtype", lambda device: torch.bfloat16)
+    low = Predictor(disc_model, "cpu")
+    assert low.model is not disc_model
+    assert low.model.head.mixer1[0].weight.dtype == torch.bfloat16
+    assert all(v.dtype == torch.float32 for v in disc_model.trainable_state().values())
+    assert low.model_id == full.model_id
+    a, b = full.predict(image), low.predict(image)
+    assert b.labels.shape == (96, 128) and b.confidence.dtype == np.float32
+    assert (a.labels != b.labels).mean() < 0.02
+    acc = IoUAccumulator(1)
+    acc.add(b.labels, mask)
+    assert acc.per_class()[0] > 0.8
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garble", "png", "empty"])
 def test_damaged_model_file_gives_clear_error(disc_model, tmp_path, damage):
     path = tmp_path / "m.safetensors"
