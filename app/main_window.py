@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QSlider,
-    QSpinBox,
     QWidget,
 )
 
@@ -25,12 +22,12 @@ from app.image_list import ImageListPanel
 from app.image_loader import ImageLoader
 from app.job_panel import JobPanel
 from app.model_controller import ModelController
+from app.save_guard import SaveGuard
 from app.saver import Saver
 from app.settings import AppSettings, load_settings, save_settings
 from app.thumb_loader import ThumbnailLoader
+from app.toolbar import build_status_bar, build_toolbar
 from engine.project import ImageState, Project, ProjectDirNotWritable, ProjectError
-
-AUTOSAVE_MS = 3000
 
 
 class MainWindow(QMainWindow):
@@ -51,18 +48,14 @@ class MainWindow(QMainWindow):
         self.job_panel = JobPanel()
         self._add_docks()
         self.actions_ = build_actions(self)
-        self._build_toolbar()
-        self._build_status_bar()
+        self.brush_size, self.opacity = build_toolbar(self)
+        self.position_label, self.model_status, self.device_label = build_status_bar(self)
         self.thumbs = ThumbnailLoader(self.image_panel.model, self)
         self.loader = ImageLoader(self)
         self.loader.loaded.connect(self._install)
         self.model = ModelController(self)
         self._connect()
-        self._autosave = QTimer(self)
-        self._autosave.setInterval(AUTOSAVE_MS)
-        self._autosave.timeout.connect(self._autosave_tick)
-        self._save_box: QMessageBox | None = None
-        self._autosave.start()
+        self.save_guard = SaveGuard(self)
         self._apply_settings()
         self._restore_layout()
         self._refresh_recent()
@@ -77,38 +70,6 @@ class MainWindow(QMainWindow):
             dock.setObjectName(f"dock_{title.lower()}")
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
-
-    def _build_toolbar(self) -> None:
-        a = self.actions_
-        bar = self.addToolBar("Tools")
-        bar.setObjectName("toolbar_tools")
-        for action in (a.open_folder, None, a.brush, a.eraser, a.fill, a.lasso, None):
-            bar.addSeparator() if action is None else bar.addAction(action)
-        self.brush_size = QSpinBox()
-        self.brush_size.setRange(1, 500)
-        self.brush_size.setSuffix(" px")
-        self.brush_size.setToolTip("Brush radius ([ and ])")
-        bar.addWidget(QLabel(" Size "))
-        bar.addWidget(self.brush_size)
-        self.opacity = QSlider(Qt.Orientation.Horizontal)
-        self.opacity.setRange(0, 100)
-        self.opacity.setFixedWidth(110)
-        self.opacity.setToolTip("Overlay opacity")
-        bar.addWidget(QLabel("  Opacity "))
-        bar.addWidget(self.opacity)
-        bar.addSeparator()
-        for action in (a.show_predictions, a.low_confidence, None, a.undo, a.redo, None,
-                       a.fit, a.actual, None, a.learn, a.auto_label):
-            bar.addSeparator() if action is None else bar.addAction(action)
-
-    def _build_status_bar(self) -> None:
-        self.position_label = QLabel()
-        self.device_label = QLabel("Device: –")
-        self.model_status = QLabel("No model")
-        bar = self.statusBar()
-        bar.addWidget(self.position_label, 1)
-        bar.addPermanentWidget(self.model_status)
-        bar.addPermanentWidget(self.device_label)
 
     def _connect(self) -> None:
         a, c = self.actions_, self.canvas
@@ -234,7 +195,7 @@ class MainWindow(QMainWindow):
         self.thumbs.stop()
         self.model.stop_all()
         self.save_current()
-        self._report(self.saver.flush())
+        self.report(self.saver.flush())
         self.saver.unsaved.clear()  # they belong to this project (the user was asked)
         if self.project is not None:
             try:
@@ -375,7 +336,7 @@ class MainWindow(QMainWindow):
         self.thumbs.stop()  # reloaded after the remap
         self.model.stop_all()  # a running job would write the old class ids after the remap
         self.save_current()
-        self._report(self.saver.flush())
+        self.report(self.saver.flush())
 
     def _on_class_deleted(self, _class_id: int) -> None:
         project = self.project
@@ -396,59 +357,21 @@ class MainWindow(QMainWindow):
         if self.project is not None:
             self.thumbs.load(self.project)
 
-    def _report(self, errors: list[str]) -> None:
+    def report(self, errors: list[str]) -> None:
+        """Show write errors in the status bar."""
         for error in errors:
             self.statusBar().showMessage(error, 10000)
 
-    def _autosave_tick(self) -> None:
-        self.save_current()
-        self._check_saves()
-
-    def _check_saves(self) -> None:
-        """Report failed writes once (non-modal) and retry them; the labels stay in memory."""
-        errors = self.saver.take_errors()
-        self._report(errors)
-        if not self.saver.unsaved:
-            if self._save_box is not None:
-                self._save_box.close()
-                self._save_box = None
-            return
-        if self._save_box is None:
-            box = QMessageBox(QMessageBox.Icon.Warning, "Labels not saved",
-                              "Some labels could not be written to disk (is the disk full, or "
-                              "the folder read-only?).\n\n" + (errors[0] if errors else "")
-                              + "\n\nThey are kept in memory and saving is retried every few "
-                              "seconds; this message closes itself once they are saved.", parent=self)
-            box.setModal(False)
-            box.show()
-            self._save_box = box
-        if self.project is not None and not self.project.read_only:
-            self.saver.retry(self.project)
-
     def may_discard_unsaved(self) -> bool:
-        """Save, then, if some labels still cannot be written, ask before they are dropped."""
-        self.save_current()
-        self._report(self.saver.flush())
-        if not self.saver.unsaved or self.project is None:
-            return True
-        self.saver.retry(self.project)
-        self._report(self.saver.flush())
-        if not self.saver.unsaved:
-            return True
-        answer = QMessageBox.warning(
-            self, "Labels not saved",
-            f"The labels of {len(self.saver.unsaved)} image(s) could not be written to disk "
-            "(is it full?). Close the folder anyway and lose them?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel)
-        return answer == QMessageBox.StandardButton.Discard
+        """Save; if some labels still cannot be written, ask before they are dropped."""
+        return self.save_guard.may_discard_unsaved()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.may_discard_unsaved():
             event.ignore()
             return
         self.close_project()
-        self._report(self.saver.close())
+        self.report(self.saver.close())
         save_settings(self.settings)
         qs = QSettings("DistillFSS", "DistillFSS Studio")
         qs.setValue("geometry", self.saveGeometry())

@@ -141,7 +141,7 @@ class ModelController(QObject):
                                     "learning needs a project this window can write to.")
             return
         self.w.save_current()
-        self.w._report(self.w.saver.flush())
+        self.w.report(self.w.saver.flush())
         if self.w.saver.unsaved:
             # Learning reads the examples from disk: it would learn stale or missing masks.
             QMessageBox.warning(self.w, "Learn class", "The labels of "

@@ -259,8 +259,8 @@ def test_failed_save_keeps_labels_in_memory_and_retries(qtbot: QtBot, folder: Pa
     errors = window.saver.flush()
     assert any("No space left" in e and "img00.png" in e for e in errors)
     assert "img00.png" in window.saver.unsaved
-    window._check_saves()
-    assert window._save_box is not None and window._save_box.isVisible()
+    window.save_guard.check()
+    assert window.save_guard.box is not None and window.save_guard.box.isVisible()
     window.show_image("img00.png")  # back again: the painting is still there
     assert np.array_equal(window.current.document.labels, painted)  # type: ignore[union-attr]
     from PySide6.QtWidgets import QMessageBox
@@ -270,10 +270,10 @@ def test_failed_save_keeps_labels_in_memory_and_retries(qtbot: QtBot, folder: Pa
     window.model.start_learning()  # would learn from a mask that is not on disk
     assert window.model.learn is None and any("could not be saved" in w for w in warned)
     disk["full"] = False
-    window._check_saves()  # retries
+    window.save_guard.check()  # retries
     window.saver.flush()
-    window._check_saves()
-    assert not window.saver.unsaved and window._save_box is None
+    window.save_guard.check()
+    assert not window.saver.unsaved and window.save_guard.box is None
     assert window.project is not None
     assert np.array_equal(window.project.load_label("img00.png"), painted)  # type: ignore[arg-type]
     close_window(qtbot, window)
