@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 from PySide6.QtCore import Qt
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.verdict import CAVEAT, verdict
+from engine.verdict import CAVEAT, coverage, verdict
 
 
 def format_eta(seconds: float | None) -> str:
@@ -87,14 +88,20 @@ class JobPanel(QWidget):
         self.cancel_button.setVisible(False)
         self.detail.setText(message)
 
-    def set_model(self, name: str, miou: float | None, per_class: dict[str, float]) -> None:
-        """Show the active model, its leave-one-out IoU and the verdict."""
+    def set_model(self, name: str, miou: float | None, per_class: dict[str, float],
+                  per_support: list[float | None] | None = None,
+                  support_names: list[str] | None = None) -> None:
+        """Show the active model, its leave-one-out IoU, the verdict and which examples the
+        others do not cover."""
         lines = [f"<b>Model</b> {name}"]
         if miou is not None:
             lines.append(f"Leave-one-out IoU: <b>{miou * 100:.0f} %</b>")
             if len(per_class) > 1:
                 lines.append(", ".join(f"{k} {v * 100:.0f} %" for k, v in per_class.items()))
-        lines.append(verdict(miou))
+        lines.append(verdict(miou, per_support))
+        cover = coverage(per_support, support_names) if miou is not None else None
+        if cover:
+            lines.append(html.escape(cover))
         if miou is not None:
             lines.append(f"<small>{CAVEAT}</small>")
         self.model_label.setText("<br>".join(lines))

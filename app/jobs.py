@@ -81,6 +81,7 @@ def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
         masks.append(read_mask(mask_path))
     classes = [ClassInfo(i, name, tuple(color)) for i, name, color in request.classes]
     model = yield from learn(images, masks, classes, request.config)
+    model.metadata["support_files"] = [Path(image_path).name for image_path, _ in request.supports]
     path = request.models_dir / time.strftime("model-%Y%m%d-%H%M%S.dfss")
     yield Status("Saving the model")
     save_model(model, path)

@@ -76,8 +76,7 @@ class ModelController(QObject):
         self._predictors.clear()
         info = project.model_info
         if project.model_path is not None:
-            self._show_model(project.model_path.name, info.get("loo_miou"),
-                             info.get("loo_iou", {}), info.get("device", ""))
+            self._show_model(project.model_path.name, info)
         else:
             self.w.model_status.setText("No model")
             self.w.job_panel.model_label.setText(
@@ -187,11 +186,12 @@ class ModelController(QObject):
         meta = dict(getattr(result.model, "metadata", {}) or {})
         project.active_model = result.path.name
         project.model_info = {"loo_miou": meta.get("loo_miou"), "loo_iou": meta.get("loo_iou", {}),
+                              "loo_per_support": meta.get("loo_per_support"),
+                              "support_files": meta.get("support_files"),
                               "device": str(meta.get("train_device") or meta.get("device") or "")}
         self.w.saver.save_project(project)
         self._predictors.clear()
-        self._show_model(result.path.name, meta.get("loo_miou"), meta.get("loo_iou", {}),
-                         str(meta.get("train_device") or meta.get("device") or ""))
+        self._show_model(result.path.name, project.model_info)
         if self.w.current is not None:
             self.image_shown(self.w.current)  # the new model's overlay, at once
         self.learned.emit(result.path)
@@ -203,10 +203,18 @@ class ModelController(QObject):
         if not self.w.job_panel.detail.text().startswith("Learning failed"):
             self.w.job_panel.set_idle(text)
 
-    def _show_model(self, name: str, miou: Any, per_class: Any, device: str) -> None:
+    def _show_model(self, name: str, info: dict) -> None:
+        """Show the model ``name`` with its ``model_info`` (from project.json: any values)."""
+        miou, device = info.get("loo_miou"), str(info.get("device") or "")
         miou_f = float(miou) if isinstance(miou, (int, float)) else None
-        per = {str(k): float(v) for k, v in (per_class or {}).items()}
-        self.w.job_panel.set_model(name, miou_f, per)
+        per = {str(k): float(v) for k, v in (info.get("loo_iou") or {}).items()
+               if isinstance(v, (int, float))}
+        raw = info.get("loo_per_support")
+        per_support = ([float(v) if isinstance(v, (int, float)) else None for v in raw]
+                       if isinstance(raw, list) else None)
+        names = info.get("support_files")
+        names = [str(n) for n in names] if isinstance(names, list) else None
+        self.w.job_panel.set_model(name, miou_f, per, per_support, names)
         loo = f"   LOO IoU {miou_f * 100:.0f} %" if miou_f is not None else ""
         self.w.model_status.setText(f"Model {name}{loo}")
         if device:

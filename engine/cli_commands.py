@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .cli import EXIT_OK, EXIT_SKIPPED, CliError, progress_bar
 from .io import list_images
-from .verdict import CAVEAT, verdict
+from .verdict import CAVEAT, coverage, verdict
 
 
 def run_learn(gen, bar_desc: str = "learn"):
@@ -79,9 +79,16 @@ def describe_loo(meta: dict) -> str:
     miou = meta.get("loo_miou")
     if miou is None:
         return "leave-one-out estimate: not available (needs at least 2 support images)"
-    per = ", ".join(f"{k} {v * 100:.1f}" for k, v in meta.get("loo_iou", {}).items() if v is not None)
-    return (f"leave-one-out IoU estimate: {miou * 100:.1f} ({per}) — {verdict(miou)}\n"
-            f"  ({CAVEAT})")
+    per = ", ".join(f"{k} {v * 100:.1f}" for k, v in meta.get("loo_iou", {}).items()
+                    if v is not None)
+    per_support = meta.get("loo_per_support")
+    lines = [f"leave-one-out IoU estimate: {miou * 100:.1f} ({per}) — "
+             f"{verdict(miou, per_support)}"]
+    cover = coverage(per_support, meta.get("support_files"))
+    if cover:
+        lines.append(f"  {cover}")
+    lines.append(f"  ({CAVEAT})")
+    return "\n".join(lines)
 
 
 def cmd_label(args: argparse.Namespace) -> int:

@@ -52,6 +52,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     model = run_learn(learn(images, masks, [ClassInfo(1, "nucleus", (230, 25, 75))],
                             LearnConfig(device=args.device)))
     learn_s = time.perf_counter() - t0
+    model.metadata["support_files"] = [p.name for p in supports]
     save_model(model, out / "nuclei.safetensors")
     predictor = Predictor(model, args.device)
     t1 = time.perf_counter()

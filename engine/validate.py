@@ -42,12 +42,15 @@ def loo_estimate(model: SegModel, init_state: dict, bank, images, masks, present
     """Leave-one-out IoU: per support image, a fresh model trained on the others predicts it.
 
     Generator (delegates progress of ``fit``); returns metadata entries ``loo_iou`` (class
-    name -> IoU in [0, 1]), ``loo_miou`` and ``loo_steps``.
+    name -> IoU in [0, 1], accumulated over all held-out pixels), ``loo_miou``,
+    ``loo_per_support`` (one mean foreground IoU in [0, 1] per support image, in their order:
+    which examples the others do not cover) and ``loo_steps``.
     """
     k = len(images)
     acc = IoUAccumulator(model.num_classes)
     start = time.perf_counter() - t0
     fold = SegModel(model.classes, model.config, backbone=model.backbone).to(bank.labels.device)
+    per_support: list[float | None] = []
     for i in range(k):
         fold.load_state_dict(init_state, strict=False)
         others = [j for j in range(k) if j != i]
@@ -63,10 +66,14 @@ def loo_estimate(model: SegModel, init_state: dict, bank, images, masks, present
         pred = logits[0, :, : size[0], : size[1]].argmax(0).to(torch.uint8).cpu().numpy()
         _, target = to_working(images[i], masks[i], cfg.input_size)
         acc.add(pred, target)
+        one = IoUAccumulator(model.num_classes)
+        one.add(pred, target)
+        per_support.append(None if np.isnan(one.mean()) else round(one.mean(), 4))
     per = acc.per_class()
     return {
         "loo_iou": {c.name: (None if np.isnan(v) else round(float(v), 4))
                     for c, v in zip(model.classes, per)},
         "loo_miou": None if np.isnan(acc.mean()) else round(acc.mean(), 4),
+        "loo_per_support": per_support,
         "loo_steps": cfg.loo_steps,
     }

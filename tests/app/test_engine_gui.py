@@ -66,7 +66,7 @@ class GapMeter:
 
 def test_learn_shows_overlay_and_ui_stays_responsive(
         qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
-    w, _truth = window
+    w, truth = window
     w.show_image("img05.png")
     meter = GapMeter()
     meter.start()
@@ -76,6 +76,8 @@ def test_learn_shows_overlay_and_ui_stays_responsive(
     with qtbot.waitSignal(w.model.predicted, timeout=60_000):
         pass
     assert w.project is not None and w.project.model_path is not None
+    # the examples' file names travel with the model, for the per-example LOO sentence
+    assert sorted(w.project.model_info["support_files"]) == sorted(truth)[:3]
     assert w.canvas.prediction_layer.labels is not None
     assert w.current is not None and w.current.confidence is not None
     assert meter.worst < 0.1, f"the event loop stalled for {meter.worst * 1000:.0f} ms"

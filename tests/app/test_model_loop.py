@@ -109,6 +109,7 @@ def test_learn_saves_model_and_shows_prediction(qtbot: QtBot, window: MainWindow
     assert "72 %" in window.job_panel.model_label.text()
     assert "Good" in window.job_panel.model_label.text()
     assert "72 %" in window.model_status.text()
+    assert "predicted well" not in window.job_panel.model_label.text()  # no per-example data
     assert window.canvas.prediction_layer.labels is not None
     assert "CPU" in window.device_label.text()
     qtbot.waitUntil(lambda: window.job_panel.learn_button.isEnabled())
@@ -201,3 +202,15 @@ def test_cancel_auto_label(qtbot: QtBot, window: MainWindow,
         window.actions_.cancel_job.trigger()
     assert blocker.args == [True]
     assert "Cancelled" in window.job_panel.detail.text()
+
+
+def test_model_panel_names_examples_the_others_do_not_cover(qtbot: QtBot) -> None:
+    from app.job_panel import JobPanel
+
+    panel = JobPanel()
+    qtbot.addWidget(panel)
+    panel.set_model("m.dfss", 0.31, {"nucleus": 0.31}, [0.75, 0.82, 0.13, 0.81, 0.03],
+                    ["a.png", "b.png", "c<1>.png", "d.png", "e.png"])
+    text = panel.model_label.text()
+    assert "31 %" in text and "Mixed" in text and "3 of 5 examples" in text
+    assert "c&lt;1&gt;.png (13 %)" in text and "e.png (3 %)" in text  # names are escaped

@@ -84,6 +84,9 @@ def test_leave_one_out_estimate_is_reported():
     loo = model.metadata["loo_iou"]["disc"]
     assert 0.0 <= loo <= 1.0
     assert model.metadata["loo_miou"] == pytest.approx(loo)
+    per = model.metadata["loo_per_support"]  # one held-out IoU per example, in their order
+    assert len(per) == 3 and all(0.0 <= v <= 1.0 for v in per)
+    assert min(per) <= loo <= max(per)
 
 
 @pytest.mark.parametrize("change, message", [
