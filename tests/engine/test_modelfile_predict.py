@@ -60,6 +60,16 @@ def test_finishing_on_the_device_matches_the_host_path(disc_model, h, w):
     assert a[0].labels.any() and not a[0].labels.all()
 
 
+def test_finishing_on_the_device_matches_the_host_path_with_two_classes(two_class_model):
+    image, _ = make_sample(np.random.default_rng(4), h=150, w=200, squares=True, n_shapes=4)
+    host, device = Predictor(two_class_model, "cpu"), Predictor(two_class_model, "cpu")
+    device.finish_on_device = True
+    a, b = host.predict(image), device.predict(image)
+    assert (a.labels != b.labels).mean() < 1e-3
+    np.testing.assert_allclose(a.confidence, b.confidence, atol=1e-4)
+    assert set(np.unique(a.labels)) == {0, 1, 2}
+
+
 def test_mixed_precision_predictor_runs_a_low_precision_copy(disc_model, monkeypatch):
     """On a GPU the predictor runs bf16 weights; the model given keeps float32 and its id."""
     import engine.predict
