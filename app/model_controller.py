@@ -252,7 +252,8 @@ class ModelController(QObject):
         p = item.progress
         name = Path(p.path).name
         if p.status != "failed":
-            conf = p.mean_confidence if p.mean_confidence is not None else project.mean_confidence(name)
+            conf = (p.confidence_score if p.confidence_score is not None
+                    else project.mean_confidence(name))
             project.record_prediction(name, conf, save=False)
             self.w.image_panel.model.set_state(name, project.state(name))
             if item.small is not None:

@@ -4,7 +4,8 @@ Outputs ``OUTPUT/<stem>.png``: a palette PNG whose pixel values are the class id
 background) and whose palette holds the class colours, at the image's own size.
 
 Resuming: after each output file is atomically in place, one line is appended (and fsynced)
-to ``OUTPUT/.distillfss-done.jsonl`` with the stem, the model id and the mean confidence.  A
+to ``OUTPUT/.distillfss-done.jsonl`` with the stem, the model id and the confidence score
+(:attr:`engine.predict.Prediction.confidence_score`).  A
 run killed at any moment leaves no half-written PNG; the next run with the same model skips
 the images listed there whose PNG exists, and redoes the rest.  A different model redoes all.
 """
@@ -39,6 +40,8 @@ class LabelProgress:
 
     ``status``: 'labelled', 'resumed' (done by an earlier run) or 'failed' (``message`` says
     why).  ``labels``: ``(H, W) uint8`` for 'labelled', else None.  ``index`` counts from 1.
+    ``confidence_score``: :attr:`engine.predict.Prediction.confidence_score` (also for
+    'resumed', from the done file), None for 'failed'.
     """
 
     index: int
@@ -47,7 +50,7 @@ class LabelProgress:
     status: str
     message: str
     labels: np.ndarray | None
-    mean_confidence: float | None
+    confidence_score: float | None
     images_per_s: float
     eta_s: float | None
 
@@ -64,7 +67,7 @@ def output_names(images: Sequence[Path]) -> dict[Path, str]:
 
 
 def read_done(output_dir: Path, model_id: str) -> dict[str, float]:
-    """Names of outputs finished by an earlier run with ``model_id`` -> mean confidence."""
+    """Names of outputs finished by an earlier run with ``model_id`` -> confidence score."""
     done: dict[str, float] = {}
     path = output_dir / DONE_FILE
     if not path.is_file():
@@ -98,7 +101,7 @@ class _Writer:
     def _write(self, name: str, pred: Prediction) -> None:
         write_png_atomic(self.dir / name, pred.labels, palette=self.palette)
         line = json.dumps({"name": name, "model": self.model_id,
-                           "confidence": round(pred.mean_confidence, 5)}) + "\n"
+                           "confidence": round(pred.confidence_score, 5)}) + "\n"
         with self.done_lock, open(self.dir / DONE_FILE, "a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
@@ -186,7 +189,8 @@ def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
                     yield stats.record(p, "failed", im, None, None)
                     continue
                 writer.submit(names[p], preds[p])
-                yield stats.record(p, "labelled", "", preds[p].labels, preds[p].mean_confidence)
+                yield stats.record(p, "labelled", "", preds[p].labels,
+                                   preds[p].confidence_score)
         writer.close()
     finally:
         reader.shutdown(wait=True, cancel_futures=True)

@@ -309,7 +309,9 @@ class Project:
             self.save()
 
     def mean_confidence(self, name: str) -> float | None:
-        """The model's mean confidence on image ``name``, when it was predicted."""
+        """The model's confidence score on image ``name`` (``Prediction.confidence_score``),
+        when it was predicted.  Kept under the key ``mean_confidence``: projects auto-labelled
+        before 2026-11-26 hold the whole-image mean there, and order by it until relabelled."""
         value = self._images.get(name, {}).get("mean_confidence")
         return None if value is None else float(value)
 

@@ -11,7 +11,7 @@ from synthetic import make_sample
 
 from engine.metrics import IoUAccumulator
 from engine.modelfile import ModelFileError, load_model, read_header, save_model
-from engine.predict import Predictor
+from engine.predict import Prediction, Predictor
 
 
 def test_model_file_round_trip(disc_model, tmp_path):
@@ -180,3 +180,16 @@ def test_model_file_from_engine_0_1_loads_with_its_concat_decoder(tmp_path):
     a = Predictor(old, "cpu").predict(image)
     b = Predictor(loaded, "cpu").predict(image)
     np.testing.assert_array_equal(a.labels, b.labels)
+
+
+def test_confidence_score_looks_at_predicted_and_unsure_pixels_only():
+    labels = np.zeros((10, 10), np.uint8)
+    conf = np.full((10, 10), 0.99, np.float32)
+    assert Prediction(labels, conf).confidence_score == 1.0  # nothing found, nothing unsure
+    labels[:2] = 1          # 20 pixels predicted as the class, fairly sure
+    conf[:2] = 0.9
+    conf[5, :5] = 0.6       # 5 background pixels the model is unsure of
+    score = Prediction(labels, conf).confidence_score
+    assert score == pytest.approx((20 * 0.9 + 5 * 0.6) / 25)
+    # the whole-image mean hides the doubt in 75 easy background pixels
+    assert Prediction(labels, conf).mean_confidence > score + 0.1
