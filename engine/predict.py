@@ -64,7 +64,14 @@ class Predictor:
     Parameters
     ----------
     model : SegModel (from :func:`engine.train.learn` or :func:`engine.modelfile.load_model`).
+        Moved to ``device``; on a CPU its conv weights become channels-last (same values).
     device : ``None``/"auto" (CUDA, MPS, CPU) or a torch device string.
+
+    Attributes
+    ----------
+    model : the model that runs: on CUDA a bf16 (or fp16) copy of ``model``, else ``model``.
+    finish_on_device : resize to the image's size and threshold on the device (default on a
+        GPU) instead of with OpenCV on the host (default on a CPU); same arithmetic.
     """
 
     def __init__(self, model: SegModel, device: str | None = None) -> None:
