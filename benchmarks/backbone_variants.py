@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table
+from common import markdown_table, quick_model, speed_set
 from speed import backbone_rate, rate
 from torch.nn import functional as F
 
@@ -28,7 +28,6 @@ from engine.backbones.efficientnet_lite import _MBConv
 from engine.batch import label_folder
 from engine.io import read_image
 from engine.predict import Predictor
-from engine.train import LearnConfig, learn
 
 _ENGINE_FORWARD = _MBConv.forward
 
@@ -53,18 +52,11 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    paths, masks = load_dataset(DEFAULT_DATA, "nuclei_dsb2018")
-    sup = [0, 24, 49, 74, 99]
-    gen = learn([read_image(paths[i]) for i in sup], [binary_mask(masks[i]) for i in sup],
-                config=LearnConfig(device="cpu", time_budget_s=None, max_steps=10, min_steps=1,
-                                   loo_steps=0))
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        model = stop.value
+    data = speed_set()
+    model = quick_model(data.images, data.support_masks, "cpu", time_budget_s=None,
+                        max_steps=10, min_steps=1)
     predictor = Predictor(model, "cpu")
-    test_paths = [p for i, p in enumerate(paths) if i not in sup][: args.images]
+    test_paths = data.rest[: args.images]
     images = [read_image(p) for p in test_paths]
     b = args.batch_size
     res = {name: {"bb": [], "only": [], "e2e": []} for name in VARIANTS}

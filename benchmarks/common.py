@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,38 @@ def draw_supports(masks: list[Path], k: int, seed: int) -> list[int]:
 def load_pairs(images: list[Path], masks: list[Path], idx: list[int]):
     """Read the images and binary masks at ``idx``."""
     return [read_image(images[i]) for i in idx], [binary_mask(masks[i]) for i in idx]
+
+
+SPEED_SUPPORTS = (0, 24, 49, 74, 99)  # the nuclei images the speed benchmarks learn from
+
+
+@dataclass(frozen=True)
+class SpeedSet:
+    """The nuclei set of the speed benchmarks: all paths and masks, the 5 support images and
+    their 0/1 masks, and the paths of the other images (the test images)."""
+
+    paths: list[Path]
+    masks: list[Path]
+    images: list[np.ndarray]
+    support_masks: list[np.ndarray]
+    rest: list[Path]
+
+
+def speed_set(root: Path = DEFAULT_DATA) -> SpeedSet:
+    """Load :class:`SpeedSet` from ``root``."""
+    paths, masks = load_dataset(root, "nuclei_dsb2018")
+    images, sup_masks = load_pairs(paths, masks, list(SPEED_SUPPORTS))
+    rest = [p for i, p in enumerate(paths) if i not in SPEED_SUPPORTS]
+    return SpeedSet(paths, masks, images, sup_masks, rest)
+
+
+def quick_model(images, masks, device: str | None, **overrides):
+    """A model learned briefly (3 s budget, no leave-one-out): for measuring costs, which
+    depend on the architecture, not on how well it learned."""
+    from engine.train import LearnConfig
+
+    cfg = {"time_budget_s": 3, "loo_steps": 0, **overrides}
+    return run_learn(images, masks, LearnConfig(device=device, **cfg))
 
 
 def median_time(fn, repeat: int = 5, warmup: int = 1) -> float:

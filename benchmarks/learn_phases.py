@@ -20,14 +20,11 @@ import json
 import time
 from dataclasses import replace
 
-from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table
+from common import markdown_table, speed_set
 
 from engine.device import choose_device, describe
-from engine.io import read_image
 from engine.model import ClassInfo, HeadConfig
 from engine.train import GpuSettings, LearnConfig, learn
-
-SUPPORTS = [0, 24, 49, 74, 99]  # as speed.py
 
 
 def config_from(overrides: str, device: str) -> LearnConfig:
@@ -71,9 +68,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
     device = choose_device(args.device)
-    paths, masks = load_dataset(DEFAULT_DATA, "nuclei_dsb2018")
-    images = [read_image(paths[i]) for i in SUPPORTS]
-    sup_masks = [binary_mask(masks[i]) for i in SUPPORTS]
+    data = speed_set()
+    images, sup_masks = data.images, data.support_masks
     rows = []
     for over in args.overrides:
         cfg = config_from(over, str(device))

@@ -19,13 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table, run_learn
+from common import markdown_table, quick_model, speed_set
 
 from engine.batch import label_folder
 from engine.device import describe
-from engine.io import read_image
 from engine.predict import Predictor
-from engine.train import LearnConfig
 
 
 def rss_mib() -> float:
@@ -42,12 +40,9 @@ def main() -> None:
     ap.add_argument("--device", default=None)
     ap.add_argument("--batch-size", type=int, default=4)
     args = ap.parse_args()
-    paths, masks = load_dataset(DEFAULT_DATA, "nuclei_dsb2018")
-    sup = [0, 24, 49, 74, 99]
-    model = run_learn([read_image(paths[i]) for i in sup], [binary_mask(masks[i]) for i in sup],
-                      LearnConfig(time_budget_s=3, loo_steps=0, device=args.device))
-    predictor = Predictor(model, args.device)
-    rest = [p for i, p in enumerate(paths) if i not in sup]
+    data = speed_set()
+    predictor = Predictor(quick_model(data.images, data.support_masks, args.device), args.device)
+    rest = data.rest
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"

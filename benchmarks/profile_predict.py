@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 import torch
-from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table, run_learn
+from common import markdown_table, quick_model, speed_set
 from torch.profiler import ProfilerActivity, profile
 
 from engine.augment import pad_to_multiple, resize_image, working_size
@@ -25,7 +25,6 @@ from engine.device import describe
 from engine.head import upsample
 from engine.io import read_image
 from engine.predict import Predictor, _finish, _finish_tensor
-from engine.train import LearnConfig
 
 
 def stages(pr: Predictor, batches: list[list[np.ndarray]]) -> dict[str, float]:
@@ -78,12 +77,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    paths, masks = load_dataset(DEFAULT_DATA, "nuclei_dsb2018")
-    sup = [0, 24, 49, 74, 99]
-    model = run_learn([read_image(paths[i]) for i in sup], [binary_mask(masks[i]) for i in sup],
-                      LearnConfig(time_budget_s=3, loo_steps=0, device=args.device))
-    pr = Predictor(model, args.device)
-    rest = [p for i, p in enumerate(paths) if i not in sup]
+    data = speed_set()
+    pr = Predictor(quick_model(data.images, data.support_masks, args.device), args.device)
+    rest = data.rest
     images = [read_image(rest[i % len(rest)]) for i in range(args.images)]
     batches = [images[i:i + args.batch_size] for i in range(0, len(images), args.batch_size)]
     stages(pr, batches[:2])  # warm-up

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import DEFAULT_DATA, ROOT, binary_mask, load_dataset, markdown_table
+from common import DEFAULT_DATA, ROOT, binary_mask, markdown_table, speed_set
 
 from engine.augment import pad_to_multiple, resize_image, working_size
 from engine.batch import label_folder
@@ -104,15 +104,13 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="repeats of the throughput measures")
     args = ap.parse_args()
     device = choose_device(args.device)
-    paths, masks = load_dataset(args.data, "nuclei_dsb2018")
-    sup = [0, 24, 49, 74, 99]
-    sup_images = [read_image(paths[i]) for i in sup]
-    sup_masks = [binary_mask(masks[i]) for i in sup]
-    model, learn_s, first_s = time_learn(sup_images, sup_masks, str(device))
+    data = speed_set(args.data)
+    paths, masks = data.paths, data.masks
+    model, learn_s, first_s = time_learn(data.images, data.support_masks, str(device))
     mem_learn = peak_mib()
     predictor = Predictor(model, str(device))
     n_images = args.images or (40 if device.type == "cpu" else 400)
-    rest = [p for i, p in enumerate(paths) if i not in sup]
+    rest = data.rest
     more = (8, 4) if (os.cpu_count() or 1) >= 16 else None
     # The machine is noisy: interleave the measures, repeat, report medians.
     bbs, e2es, onlys, e2es_more, onlys_host = [], [], [], [], []
