@@ -68,7 +68,8 @@ def loo_estimate(model: SegModel, init_state: dict, bank, images, masks, present
         acc.add(pred, target)
         one = IoUAccumulator(model.num_classes)
         one.add(pred, target)
-        per_support.append(None if np.isnan(one.mean()) else round(one.mean(), 4))
+        held_out = one.mean()
+        per_support.append(None if np.isnan(held_out) else round(held_out, 4))
     per = acc.per_class()
     return {
         "loo_iou": {c.name: (None if np.isnan(v) else round(float(v), 4))
