@@ -90,10 +90,17 @@ class JobPanel(QWidget):
 
     def set_model(self, name: str, miou: float | None, per_class: dict[str, float],
                   per_support: list[float | None] | None = None,
-                  support_names: list[str] | None = None) -> None:
+                  support_names: list[str] | None = None, estimating: bool = False,
+                  note: str | None = None) -> None:
         """Show the active model, its leave-one-out IoU, the verdict and which examples the
-        others do not cover."""
+        others do not cover (``estimating``: the model is in use, the estimate still runs;
+        ``note``: shown instead of the verdict when there is no estimate)."""
         lines = [f"<b>Model</b> {name}"]
+        if estimating or (note and miou is None):
+            lines.append("In use. Checking it on your examples (leave-one-out)…"
+                         if estimating else html.escape(note or ""))
+            self.model_label.setText("<br>".join(lines))
+            return
         if miou is not None:
             lines.append(f"Leave-one-out IoU: <b>{miou * 100:.0f} %</b>")
             if len(per_class) > 1:

@@ -57,6 +57,14 @@ class LearnResult:
 
 
 @dataclass(frozen=True)
+class ModelReady:
+    """The trained model is saved at ``path`` and usable; its leave-one-out estimate follows
+    (the learn job then saves the file again, with it, and returns :class:`LearnResult`)."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
 class Status:
     """A plain progress message (e.g. while reading the support images)."""
 
@@ -80,9 +88,26 @@ def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
         images.append(read_image(image_path))
         masks.append(read_mask(mask_path))
     classes = [ClassInfo(i, name, tuple(color)) for i, name, color in request.classes]
-    model = yield from learn(images, masks, classes, request.config)
-    model.metadata["support_files"] = [Path(image_path).name for image_path, _ in request.supports]
+    names = [Path(image_path).name for image_path, _ in request.supports]
     path = request.models_dir / time.strftime("model-%Y%m%d-%H%M%S.dfss")
+    gen = learn(images, masks, classes, request.config)
+    try:
+        while True:
+            try:
+                item = next(gen)
+            except StopIteration as stop:
+                model = stop.value
+                break
+            if item.phase == "trained" and item.model is not None:
+                # Usable now; the leave-one-out folds follow, then the file is saved again.
+                item.model.metadata["support_files"] = names
+                save_model(item.model, path)
+                yield ModelReady(path)
+            else:
+                yield item
+    finally:
+        gen.close()
+    model.metadata["support_files"] = names
     yield Status("Saving the model")
     save_model(model, path)
     return LearnResult(model, path)

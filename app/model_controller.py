@@ -19,6 +19,7 @@ from app.jobs import (
     LabelUpdate,
     LearnRequest,
     LearnResult,
+    ModelReady,
     PredictResult,
     Status,
     auto_label_job,
@@ -48,6 +49,7 @@ class ModelController(QObject):
         self.label: Job | None = None
         self._predict: Job | None = None
         self._predict_wanted: CurrentImage | None = None
+        self._learn_ready = False  # the running learn job has put its model in use
         self._predictors: dict[str, Any] = {}  # used by one predict job at a time
         self._counts_timer = QTimer(self, singleShot=True, interval=250)
         self._counts_timer.timeout.connect(self._refresh_counts)
@@ -158,6 +160,7 @@ class ModelController(QObject):
             [(c.id, c.name, c.color) for c in project.classes], project.models_dir,
             self.learn_config)
         self.w.job_panel.set_busy(f"Learning from {len(names)} examples…")
+        self._learn_ready = False  # set when the trained model is in use (ModelReady)
         job = self.learn = Job(learn_job, request)
         job.yielded.connect(self._on_learn_progress)
         job.returned.connect(self._on_learned)
@@ -165,6 +168,10 @@ class ModelController(QObject):
         job.finished.connect(self._on_learn_finished)
 
     def _on_learn_progress(self, item: Any) -> None:
+        if isinstance(item, ModelReady):
+            self._use_model(item.path, {"estimating": True})
+            self._learn_ready = True
+            return
         if isinstance(item, Status):
             self.w.job_panel.set_progress(0, 0, item.message, item.message)
             return
@@ -180,25 +187,41 @@ class ModelController(QObject):
         self.w.job_panel.set_progress(item.step, item.total_steps, f"{phase} %p%", detail)
 
     def _on_learned(self, result: LearnResult) -> None:
+        meta = dict(getattr(result.model, "metadata", {}) or {})
+        info = {"loo_miou": meta.get("loo_miou"), "loo_iou": meta.get("loo_iou", {}),
+                "loo_per_support": meta.get("loo_per_support"),
+                "support_files": meta.get("support_files"),
+                "device": str(meta.get("train_device") or meta.get("device") or "")}
+        if self._use_model(result.path, info):
+            self.learned.emit(result.path)
+
+    def _use_model(self, path: Path, info: dict) -> bool:
+        """Make the model file ``path`` the project's model (``info``: its estimate), show it
+        and the current image's prediction; False when no writable project is open."""
         project = self.project
         if project is None or project.read_only:
-            return
-        meta = dict(getattr(result.model, "metadata", {}) or {})
-        project.active_model = result.path.name
-        project.model_info = {"loo_miou": meta.get("loo_miou"), "loo_iou": meta.get("loo_iou", {}),
-                              "loo_per_support": meta.get("loo_per_support"),
-                              "support_files": meta.get("support_files"),
-                              "device": str(meta.get("train_device") or meta.get("device") or "")}
+            return False
+        same = project.active_model == path.name
+        project.active_model, project.model_info = path.name, info
         self.w.saver.save_project(project)
-        self._predictors.clear()
-        self._show_model(result.path.name, project.model_info)
-        if self.w.current is not None:
+        self._predictors.clear()  # the file was (re)written
+        self._show_model(path.name, info)
+        if self.w.current is not None and not (same and not info.get("estimating")):
             self.image_shown(self.w.current)  # the new model's overlay, at once
-        self.learned.emit(result.path)
+        return True
 
     def _on_learn_finished(self, cancelled: bool) -> None:
         self.learn = None
-        text = ("Cancelled: the previous model is kept." if cancelled
+        project = self.project
+        if cancelled and self._learn_ready and project is not None and not project.read_only:
+            # Cancelled during the leave-one-out check: the new model stays, unestimated.
+            project.model_info = {"estimate": "cancelled"}
+            self.w.saver.save_project(project)
+            if project.model_path is not None:
+                self._show_model(project.model_path.name, project.model_info)
+        text = ("Cancelled: the new model is in use, without its estimate."
+                if cancelled and self._learn_ready else
+                "Cancelled: the previous model is kept." if cancelled
                 else "Model ready. Auto-label the folder, or correct and learn again.")
         if not self.w.job_panel.detail.text().startswith("Learning failed"):
             self.w.job_panel.set_idle(text)
@@ -214,7 +237,13 @@ class ModelController(QObject):
                        if isinstance(raw, list) else None)
         names = info.get("support_files")
         names = [str(n) for n in names] if isinstance(names, list) else None
-        self.w.job_panel.set_model(name, miou_f, per, per_support, names)
+        # "estimating" in a project file with no learn job running: the check was cut off
+        estimating = bool(info.get("estimating")) and self.learn is not None
+        cut_off = info.get("estimate") == "cancelled" or (bool(info.get("estimating"))
+                                                         and self.learn is None)
+        self.w.job_panel.set_model(name, miou_f, per, per_support, names, estimating=estimating,
+                                   note=("The leave-one-out check was cancelled: learn again "
+                                         "to get the estimate.") if cut_off else None)
         loo = f"   LOO IoU {miou_f * 100:.0f} %" if miou_f is not None else ""
         self.w.model_status.setText(f"Model {name}{loo}")
         if device:

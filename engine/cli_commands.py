@@ -18,6 +18,8 @@ def run_learn(gen, bar_desc: str = "learn"):
     try:
         while True:
             p = next(gen)
+            if p.phase == "trained":  # the model before the leave-one-out folds: not needed
+                continue
             if p.phase != phase:
                 if bar is not None:
                     bar.close()

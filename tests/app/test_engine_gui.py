@@ -83,6 +83,29 @@ def test_learn_shows_overlay_and_ui_stays_responsive(
     assert meter.worst < 0.1, f"the event loop stalled for {meter.worst * 1000:.0f} ms"
 
 
+def test_model_in_use_before_the_check_then_saved_with_its_estimate(
+        qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
+    from dataclasses import replace
+
+    from engine.modelfile import read_header
+
+    w, truth = window
+    w.model.learn_config = replace(tiny_config(), loo_steps=3)
+    w.show_image("img05.png")
+    ready: list[bool] = []
+    with qtbot.waitSignal(w.model.learned, timeout=180_000):
+        w.actions_.learn.trigger()
+        qtbot.waitUntil(lambda: w.project is not None and w.project.active_model is not None,
+                        timeout=180_000)
+        ready.append(w.model.learn is not None)  # in use while the learn job still ran
+    assert ready == [True]
+    info = w.project.model_info
+    assert info["loo_miou"] is not None and len(info["loo_per_support"]) == 3
+    meta = read_header(w.project.model_path)["metadata"]
+    assert meta["loo_miou"] == info["loo_miou"]  # the file was saved again, with the estimate
+    assert sorted(meta["support_files"]) == sorted(truth)[:3]
+
+
 def test_cancel_learning(qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
     w, _truth = window
     w.actions_.learn.trigger()

@@ -15,7 +15,7 @@ from app_helpers import drag, make_folder
 from pytestqt.qtbot import QtBot
 
 import app.model_controller as mc
-from app.jobs import LabelUpdate, LearnResult, PredictResult, Status
+from app.jobs import LabelUpdate, LearnResult, ModelReady, PredictResult, Status
 from app.main_window import MainWindow
 from engine.batch import LabelProgress
 from engine.io import read_image, write_png_atomic
@@ -144,6 +144,52 @@ def test_cancel_learning_keeps_previous_model(qtbot: QtBot, window: MainWindow,
     assert blocker.args == [True]
     assert window.project is not None and window.project.active_model == "model-test.dfss"
     assert "previous model is kept" in window.job_panel.detail.text()
+
+
+def learn_in_two_stages(request: Any, checks: int = 5) -> Iterator[Any]:
+    """Like the engine with leave-one-out folds: the model is usable before the check ends."""
+    path = request.models_dir / "model-test.dfss"
+    path.write_bytes(b"fake model")
+    yield FakeProgress("train", 1, 1, 0.5)
+    yield ModelReady(path)
+    for step in itertools.count(1) if checks < 0 else range(1, checks + 1):
+        np.linalg.svd(np.ones((60, 60)))
+        yield FakeProgress("validate", step, max(checks, 1), 0.3)
+    return LearnResult(FakeModel(), path)
+
+
+def test_model_is_used_before_its_leave_one_out_check_ends(
+        qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    paint_two(window)
+    monkeypatch.setattr(mc, "learn_job", lambda r: (yield from learn_in_two_stages(r, 400)))
+    project = window.project
+    assert project is not None and project.active_model is None
+    with qtbot.waitSignal(window.model.predicted, timeout=10_000):  # overlay from the new model
+        window.actions_.learn.trigger()
+    assert window.model.learn is not None  # the check still runs
+    assert project.active_model == "model-test.dfss"
+    assert "Checking" in window.job_panel.model_label.text()
+    with qtbot.waitSignal(window.model.learned, timeout=20_000):
+        pass
+    assert "72 %" in window.job_panel.model_label.text()
+    assert project.model_info["loo_miou"] == pytest.approx(0.72)
+
+
+def test_cancel_during_the_check_keeps_the_new_model_without_estimate(
+        qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    paint_two(window)
+    monkeypatch.setattr(mc, "learn_job", lambda r: (yield from learn_in_two_stages(r, -1)))
+    window.actions_.learn.trigger()
+    project, job = window.project, window.model.learn
+    assert project is not None and job is not None
+    qtbot.waitUntil(lambda: project.active_model == "model-test.dfss", timeout=10_000)
+    with qtbot.waitSignal(job.finished) as blocker:
+        window.actions_.cancel_job.trigger()
+    assert blocker.args == [True]
+    assert project.active_model == "model-test.dfss"
+    assert "new model is in use" in window.job_panel.detail.text()
+    assert project.model_info == {"estimate": "cancelled"}
+    assert "check was cancelled" in window.job_panel.model_label.text()
 
 
 def test_auto_label_review_accept_and_resume(qtbot: QtBot, window: MainWindow) -> None:

@@ -89,6 +89,31 @@ def test_leave_one_out_estimate_is_reported():
     assert min(per) <= loo <= max(per)
 
 
+def test_trained_model_is_handed_out_before_the_leave_one_out_folds():
+    images, masks = make_set(4, 3)
+    gen = learn(images, masks, [ClassInfo(1, "disc")], replace(FAST, max_steps=8, loo_steps=3))
+    phases, early = [], None
+    try:
+        while True:
+            rec = next(gen)
+            phases.append(rec.phase)
+            if rec.phase == "trained":
+                state = rec.model.trainable_state()
+                early = {k: v.detach().cpu().clone() for k, v in state.items()}
+                assert "loo_miou" not in rec.model.metadata and rec.model.metadata["steps"] == 8
+    except StopIteration as stop:
+        model = stop.value
+    assert phases.count("trained") == 1
+    assert phases.index("trained") > max(i for i, ph in enumerate(phases) if ph == "train")
+    assert phases.index("trained") < phases.index("validate")
+    final = model.trainable_state()
+    assert all(torch.equal(early[k], final[k].cpu()) for k in final)  # the folds change nothing
+    assert model.metadata["loo_miou"] is not None
+    _, no_loo = run(learn(images, masks, [ClassInfo(1, "disc")],
+                          replace(FAST, max_steps=8, loo_steps=0)))
+    assert "loo_miou" not in no_loo.metadata or no_loo.metadata["loo_miou"] is None
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda ims, ms: ([], []), "no support images"),
     (lambda ims, ms: (ims, [m[:-1] for m in ms]), "mask size"),
