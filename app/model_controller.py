@@ -201,12 +201,13 @@ class ModelController(QObject):
         project = self.project
         if project is None or project.read_only:
             return False
-        same = project.active_model == path.name
+        # New weights, unless this is the file saved again with its estimate.
+        new_weights = project.active_model != path.name or bool(info.get("estimating"))
         project.active_model, project.model_info = path.name, info
         self.w.saver.save_project(project)
         self._predictors.clear()  # the file was (re)written
         self._show_model(path.name, info)
-        if self.w.current is not None and not (same and not info.get("estimating")):
+        if self.w.current is not None and new_weights:
             self.image_shown(self.w.current)  # the new model's overlay, at once
         return True
 
