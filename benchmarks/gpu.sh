@@ -24,13 +24,13 @@ step() {  # step NAME SECONDS COMMAND...
 }
 nvidia-smi -L; python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name())'
 has() { [[ $want == *" $1 "* ]]; }
-has tests && step cuda-tests 60 python3 -m pytest -q -p no:cacheprovider tests/engine/test_cuda.py
+has tests && step cuda-tests 90 python3 -m pytest -q -p no:cacheprovider tests/engine/test_cuda.py
 # Learn time by phase: the first run pays CUDA's start-up, the second is a warm process.
 has phases && step learn-phases 100 python3 benchmarks/learn_phases.py --device cuda \
     --repeat 2 '{}' '{"gpu": {"loo_steps": 10}}' '{"gpu": {"total_views": 40}}'
 has profile && step profile-predict 60 python3 benchmarks/profile_predict.py --device cuda
 if has speed; then
-    step speed 90 python3 benchmarks/speed.py --device cuda
+    step speed 150 python3 benchmarks/speed.py --device cuda
     cp benchmarks/results/speed-cuda.md "$out/" 2>/dev/null
 fi
 for seed in 0 1 2; do  # the student with the default (GPU) settings

@@ -35,6 +35,7 @@ from engine.augment import pad_to_multiple, resize_image, working_size
 from engine.batch import label_folder
 from engine.device import autocast_dtype, choose_device, describe
 from engine.fewshot import TeacherPredictor
+from engine.graphs import GraphCache
 from engine.io import read_image
 from engine.model import ClassInfo
 from engine.predict import Predictor
@@ -63,10 +64,11 @@ def time_learn(images, masks, device: str):
         return stop.value, time.perf_counter() - t0, first
 
 
-def backbone_rate(predictor: Predictor, images, batch: int) -> float:
+def backbone_rate(predictor: Predictor, images, batch: int, graphs: bool = False) -> float:
     """img/s of the backbone alone on exactly the forward passes the labelling pipeline makes:
     consecutive chunks of ``batch`` images, each split by working size (as ``predict_batch``),
-    resized and padded beforehand (so this excludes resizing, like the backbone's own cost)."""
+    resized and padded beforehand (so this excludes resizing, like the backbone's own cost).
+    ``graphs``: replayed from one CUDA graph per shape (as the predictor runs on CUDA)."""
     tensors = []
     for start in range(0, len(images), batch):
         groups: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -76,13 +78,18 @@ def backbone_rate(predictor: Predictor, images, batch: int) -> float:
         tensors += [torch.from_numpy(np.stack(g)).permute(0, 3, 1, 2).to(predictor.device)
                     for g in groups.values()]
     model, amp = predictor.model, autocast_dtype(predictor.device)  # as the predictor runs it
-    with torch.no_grad(), torch.autocast(predictor.device.type, dtype=amp, enabled=amp is not None):
+    forward = model.features
+    if graphs:  # every shape captured at its first (warm-up) call
+        forward = GraphCache(lambda x: model.features(x)[-1], max_graphs=10**6, min_uses=1)
+    with torch.no_grad(), torch.autocast(predictor.device.type, dtype=amp, enabled=amp is not None,
+                                         cache_enabled=False):
         for x in {tuple(x.shape): x for x in tensors}.values():  # warm-up: every shape once
-            model.features(x)  # (a GPU loads kernels lazily, per shape)
+            forward(x)  # (a GPU loads kernels lazily, per shape)
+        assert not graphs or forward.disabled is None, forward.disabled
         sync(predictor.device)
         t = time.perf_counter()
         for x in tensors:
-            model.features(x)
+            forward(x)
         sync(predictor.device)
     return len(images) / (time.perf_counter() - t)
 
@@ -114,6 +121,7 @@ def main() -> None:
     more = (8, 4) if (os.cpu_count() or 1) >= 16 else None
     # The machine is noisy: interleave the measures, repeat, report medians.
     bbs, e2es, onlys, e2es_more, onlys_host = [], [], [], [], []
+    bbs_eager, onlys_eager = [], []  # on CUDA: without graphs
     with tempfile.TemporaryDirectory() as tmp:
         test_paths = []
         for n in range(n_images):  # the test images, repeated under other names if need be
@@ -132,6 +140,10 @@ def main() -> None:
 
         for r in range(args.repeat):
             bbs.append(backbone_rate(predictor, test_images, args.batch_size))
+            if predictor.graphs is not None:  # the faster of the two is the floor
+                bbs_eager.append(bbs[-1])
+                bbs[-1] = max(bbs[-1], backbone_rate(predictor, test_images, args.batch_size,
+                                                     graphs=True))
             e2es.append(end_to_end(Path(tmp) / f"out{r}", (2, 1)))
             if more:
                 e2es_more.append(end_to_end(Path(tmp) / f"more{r}", more))
@@ -142,6 +154,10 @@ def main() -> None:
                 predictor.finish_on_device = False
                 onlys_host.append(rate(predictor.predict_batch, batches) * args.batch_size)
                 predictor.finish_on_device = True
+            if predictor.graphs is not None:  # the same without CUDA graphs
+                predictor.graphs.disabled = "measuring eager prediction"
+                onlys_eager.append(rate(predictor.predict_batch, batches) * args.batch_size)
+                predictor.graphs.disabled = None
     bb, e2e, only = (statistics.median(v) for v in (bbs, e2es, onlys))
     ratios = sorted(e / b for e, b in zip(e2es, bbs))
     teacher = {}
@@ -151,12 +167,18 @@ def main() -> None:
                               [binary_mask(masks[i]) for i in idx], device=str(device))
         teacher[k] = rate(tp.predict, test_images[:10])
     rows = [
-        ["backbone only (forward)", f"{bb:.2f} img/s", "floor of the cost"],
+        ["backbone only (forward)", f"{bb:.2f} img/s", "floor of the cost"
+         + (f" (the faster of CUDA graphs and eager: eager {statistics.median(bbs_eager):.2f})"
+            if bbs_eager else "")],
         ["student end-to-end (read, predict, write PNG)", f"{e2e:.2f} img/s",
          f"{e2e / bb * 100:.0f} % of backbone (per repeat: "
          + ", ".join(f"{r * 100:.0f}" for r in ratios) + " %)"],
         ["student predict only", f"{only:.2f} img/s", ""],
     ]
+    if onlys_eager:
+        rows.append(["student predict only, without CUDA graphs",
+                     f"{statistics.median(onlys_eager):.2f} img/s",
+                     f"graphs of {len(predictor.graphs.shapes)} batch shapes"])
     if onlys_host:
         rows.append(["student predict only, finished on the host",
                      f"{statistics.median(onlys_host):.2f} img/s",

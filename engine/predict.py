@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from .augment import pad_to_multiple, resize_image, working_size
 from .device import autocast_dtype, choose_device
+from .graphs import GraphCache
 from .head import upsample
 from .model import ClassInfo, SegModel
 
@@ -72,6 +73,8 @@ class Predictor:
     model : the model that runs: on CUDA a bf16 (or fp16) copy of ``model``, else ``model``.
     finish_on_device : resize to the image's size and threshold on the device (default on a
         GPU) instead of with OpenCV on the host (default on a CPU); same arithmetic.
+    graphs : on CUDA, the :class:`engine.graphs.GraphCache` replaying the forward pass per
+        batch shape (set ``graphs.disabled`` to a reason to run eagerly); None elsewhere.
     """
 
     def __init__(self, model: SegModel, device: str | None = None) -> None:
@@ -90,6 +93,10 @@ class Predictor:
         # Resizing to the image's size and thresholding run where the probabilities are: on
         # a GPU that saves copying float maps to the host and ~1-2 ms of CPU per image.
         self.finish_on_device = self.device.type != "cpu"
+        # On CUDA the forward pass is replayed from CUDA graphs (engine.graphs): launching
+        # its ~225 kernels one by one is what bounds prediction there.
+        self.graphs = GraphCache(self._probs_on_device, max_graphs=12) if self.device.type == "cuda" else None
+        self._forward = self.graphs if self.graphs is not None else self._probs_on_device
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, device: str | None = None) -> "Predictor":
@@ -161,9 +168,16 @@ class Predictor:
         upsampled 2-channel logits gives, at half the upsampling and transfer cost.
         Otherwise P = 1 + N: the softmax over background and classes.
         """
-        x = torch.from_numpy(batch).permute(0, 3, 1, 2).to(self.device)
+        return self._forward(torch.from_numpy(batch).to(self.device))
+
+    def _probs_on_device(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`_probs_tensor` of ``(B, H, W, 3) uint8`` already on the device (what a
+        CUDA graph records: no host copies or synchronisation in here)."""
+        x = x.permute(0, 3, 1, 2)
         size = tuple(x.shape[-2:])
-        with torch.autocast(self.device.type, dtype=self._amp, enabled=self._amp is not None):
+        # No autocast weight cache: a graph must not record casts of tensors it may free.
+        with torch.autocast(self.device.type, dtype=self._amp, enabled=self._amp is not None,
+                            cache_enabled=False):
             logits = self.model.student_logits(x, full_size=False).float()
         if logits.shape[1] == 2:
             diff = logits[:, 1:] - logits[:, :1]

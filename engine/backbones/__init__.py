@@ -72,9 +72,20 @@ class Backbone(nn.Module):
     def normalize(self, images_uint8: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` uint8 or 0..255 float -> normalised float32."""
         x = images_uint8.float() / 255.0
-        mean = torch.tensor(self.mean, device=x.device).view(1, 3, 1, 1)
-        std = torch.tensor(self.std, device=x.device).view(1, 3, 1, 1)
+        mean, std = self._norm_constants(x.device)
         return (x - mean) / std
+
+    def _norm_constants(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std as ``(1, 3, 1, 1)`` float32 tensors on ``device``, made once per
+        device: a copy from the host at every call could not be recorded in a CUDA graph
+        (:mod:`engine.graphs`).  Plain attributes, not buffers: they stay float32 when the
+        model is cast to bf16, and are not part of the weights."""
+        cached = self.__dict__.get("_norm")
+        if cached is None or cached[0].device != device:
+            cached = tuple(torch.tensor(v, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+                           for v in (self.mean, self.std))
+            self.__dict__["_norm"] = cached
+        return cached
 
 
 _REGISTRY: dict[str, Callable[..., Backbone]] = {}

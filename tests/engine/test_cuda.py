@@ -98,3 +98,37 @@ def test_label_folder_on_cuda(cuda_model, tmp_path):
         np.testing.assert_array_equal(written, r.labels)
         acc.add(written, m)
     assert acc.per_class()[0] > 0.9
+
+
+def test_cuda_graphs_replay_the_eager_forward_pass(cuda_model):
+    _, model = cuda_model
+    predictor = Predictor(model, "cuda")
+    assert predictor.graphs is not None
+    images, _ = make_set(11, 8)
+    first, second = images[:4], images[4:]
+    eager_first = predictor.predict_batch(first)  # first sight of the shape: eager
+    assert predictor.graphs.shapes == []
+    graphed_second = predictor.predict_batch(second)  # second sight: captured and replayed
+    graphed_first = predictor.predict_batch(first)  # replayed again, other inputs
+    assert len(predictor.graphs.shapes) == 1 and predictor.graphs.disabled is None
+    predictor.graphs.disabled = "compare with eager"
+    eager_second = predictor.predict_batch(second)
+    for a, b in [*zip(eager_first, graphed_first), *zip(eager_second, graphed_second)]:
+        # the same kernels: equal up to the odd pixel exactly at the 0.5 boundary
+        assert (a.labels != b.labels).mean() < 1e-3
+        assert np.abs(a.confidence - b.confidence).max() < 1e-2
+    # each result is a copy: the later replay did not overwrite the earlier one's values
+    assert not np.array_equal(graphed_second[0].confidence, graphed_first[0].confidence)
+
+
+def test_cuda_graphs_are_bounded_per_shape(cuda_model):
+    _, model = cuda_model
+    predictor = Predictor(model, "cuda")
+    predictor.graphs.max_graphs = 2
+    for size in (96, 128, 160):
+        image = make_sample(np.random.default_rng(size), size, size, n_shapes=2,
+                            radius=(8, 12))[0]
+        for _ in range(3):
+            pred = predictor.predict(image)
+            assert pred.labels.shape == (size, size)
+    assert len(predictor.graphs.shapes) == 2  # the third shape runs eagerly
