@@ -131,3 +131,15 @@ def test_cuda_graphs_are_bounded_per_shape(cuda_model):
             pred = predictor.predict(image)
             assert pred.labels.shape == (h, w)
     assert len(predictor.graphs.shapes) == 2  # the third shape runs eagerly
+
+
+def test_cuda_graphs_pad_batches_to_a_power_of_two(cuda_model):
+    _, model = cuda_model
+    predictor = Predictor(model, "cuda")
+    images, _ = make_set(12, 4)
+    predictor.predict_batch(images)  # batch of 4: first sight, eager
+    three = predictor.predict_batch(images[:3])  # runs as 4: second sight, captured
+    assert [key[0][0] for key in predictor.graphs.shapes] == [4]
+    predictor.graphs.disabled = "compare with eager"
+    for a, b in zip(three, predictor.predict_batch(images[:3])):
+        assert (a.labels != b.labels).mean() < 1e-3
