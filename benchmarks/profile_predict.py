@@ -12,8 +12,12 @@ the working size, sigmoid), *finish* (resize to the image's size, threshold, cop
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -21,6 +25,7 @@ from common import markdown_table, quick_model, speed_set
 from torch.profiler import ProfilerActivity, profile
 
 from engine.augment import pad_to_multiple, resize_image, working_size
+from engine.batch import label_folder
 from engine.device import describe
 from engine.head import upsample
 from engine.io import read_image
@@ -70,6 +75,20 @@ def stages(pr: Predictor, batches: list[list[np.ndarray]]) -> dict[str, float]:
     return {k: v / n * 1000 for k, v in t.items()}
 
 
+def pipeline_profile(pr: Predictor, paths, batch: int) -> None:
+    """Where the thread calling ``label_folder`` spends its time (cProfile, top functions;
+    reading and writing run on other threads and show as waits here)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        list(label_folder(pr, paths, Path(tmp) / "warm", batch_size=batch))  # graphs, shapes
+        prof = cProfile.Profile()
+        t = time.perf_counter()
+        prof.enable()
+        list(label_folder(pr, paths, Path(tmp) / "out", batch_size=batch))
+        prof.disable()
+        print(f"label_folder: {len(paths) / (time.perf_counter() - t):.1f} img/s under cProfile")
+    pstats.Stats(prof).sort_stats("tottime").print_stats(15)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default=None)
@@ -98,6 +117,7 @@ def main() -> None:
     print(f"\n{describe(pr.device)}, {args.images} nuclei images, batch {args.batch_size}, "
           f"medians of {args.repeat}.\n")
     pr.finish_on_device = pr.device.type != "cpu"
+    pipeline_profile(pr, [rest[i % len(rest)] for i in range(args.images)], args.batch_size)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if pr.device.type == "cuda" else [])
     with profile(activities=acts) as prof:
         for batch in batches:

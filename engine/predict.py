@@ -101,7 +101,8 @@ class Predictor:
         self.finish_on_device = self.device.type != "cpu"
         # On CUDA the forward pass is replayed from CUDA graphs (engine.graphs): launching
         # its ~225 kernels one by one is what bounds prediction there.
-        self.graphs = GraphCache(self._probs_on_device, max_graphs=12) if self.device.type == "cuda" else None
+        self.graphs = (GraphCache(self._probs_on_device, max_graphs=12)
+                       if self.device.type == "cuda" else None)
         self._forward = self.graphs if self.graphs is not None else self._probs_on_device
 
     @classmethod
