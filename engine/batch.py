@@ -153,9 +153,9 @@ def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
     status 'failed' and the batch goes on; a failed write raises :class:`BatchWriteError`.
     Stop iterating to cancel: finished outputs stay, and a later run resumes.
     ``threads``: (reader, writer) threads decoding images and encoding + fsyncing PNGs.  The
-    default 2/1 also suits a GPU machine: there prediction is bound by the Python thread
-    launching kernels (~200 img/s on an H200), and 8/4 threads were no faster, at times
-    slower (GIL contention), in ``benchmarks/speed.py``.
+    default 2/1 also suits a GPU machine: 8/4 threads were no faster there, at times slower
+    (GIL contention), in ``benchmarks/speed.py`` (H100: 357-433 img/s end-to-end with 2/1,
+    361-426 with 8/4, for 685-810 img/s of prediction alone).
     """
     paths = [Path(p) for p in images]
     out = Path(output_dir)
