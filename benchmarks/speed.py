@@ -115,6 +115,9 @@ def main() -> None:
     paths, masks = data.paths, data.masks
     model, learn_s, first_s = time_learn(data.images, data.support_masks, str(device))
     mem_learn = peak_mib()
+    if device.type == "cuda":  # what prediction keeps on the GPU: model copy, graph pool
+        torch.cuda.empty_cache()
+        held_before = torch.cuda.memory_reserved()
     predictor = Predictor(model, str(device))
     n_images = args.images or (40 if device.type == "cpu" else 400)
     rest = data.rest
@@ -166,6 +169,7 @@ def main() -> None:
         tp = TeacherPredictor(model, [read_image(paths[i]) for i in idx],
                               [binary_mask(masks[i]) for i in idx], device=str(device))
         teacher[k] = rate(tp.predict, test_images[:10])
+        del tp
     rows = [
         ["backbone only (forward)", f"{bb:.2f} img/s", "floor of the cost"
          + (f" (the faster of CUDA graphs and eager: eager {statistics.median(bbs_eager):.2f})"
@@ -198,6 +202,11 @@ def main() -> None:
     if device.type == "cuda":
         rows.append(["peak GPU memory", f"{torch.cuda.max_memory_allocated() / 2**20:.0f} MiB",
                      "torch allocator, whole run"])
+        torch.cuda.empty_cache()
+        held = (torch.cuda.memory_reserved() - held_before) / 2**20
+        rows.append(["GPU memory the predictor keeps", f"{held:.0f} MiB",
+                     f"bf16 model copy and the pool of {len(predictor.graphs.shapes)} CUDA "
+                     "graphs (teacher predictors freed)"])
     table = markdown_table(["measure", "value", "note"], rows)
     note = (f"\n\n{describe(device)}, {torch.get_num_threads()} threads, "
             f"torch {torch.__version__}, "

@@ -9,9 +9,13 @@ shape, captured the second time that shape is seen (a shape met once is not wort
 capture), at most ``max_graphs`` of them; other shapes run eagerly.
 
 A graph writes into the same output buffer at every replay: the cache returns a copy, so a
-result stays valid after the next call.  If capturing fails (out of memory on a small GPU, an
-operation that cannot be captured), the cache says why once in ``disabled`` and runs
-everything eagerly from then on.
+result stays valid after the next call.  All graphs share one memory pool, so together they
+hold about the memory of the largest one, not the sum: sharing is safe because replays never
+overlap and each output is copied before any other graph runs (a later replay of another
+graph may overwrite what an earlier one left in the pool, never what the caller holds).
+
+If capturing fails (out of memory on a small GPU, an operation that cannot be captured), the
+cache says why once in ``disabled`` and runs everything eagerly from then on.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class GraphCache:
         self.disabled: str | None = None
         self._seen: Counter = Counter()
         self._graphs: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.cuda.CUDAGraph]] = {}
+        self._pool = None  # the memory pool all graphs share, made at the first capture
 
     @property
     def shapes(self) -> list[tuple]:
@@ -80,7 +85,9 @@ class GraphCache:
                     self.fn(static_in)
             torch.cuda.current_stream(x.device).wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            if self._pool is None:
+                self._pool = torch.cuda.graph_pool_handle()
+            with torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"):
                 static_out = self.fn(static_in)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as exc:
             self.disabled = f"CUDA graphs off: {type(exc).__name__}: {exc}".splitlines()[0]
