@@ -152,3 +152,16 @@ def test_cuda_graphs_pad_batches_to_a_power_of_two(cuda_model):
     predictor.graphs.disabled = "compare with eager"
     for a, b in zip(three, predictor.predict_batch(images[:3])):
         assert (a.labels != b.labels).mean() < 1e-3
+
+
+def test_graph_cache_runs_eagerly_when_a_capture_fails():
+    from engine.graphs import GraphCache
+
+    def syncs(x):  # .item() waits for the GPU: not allowed while a graph is recorded
+        return x * float(x.sum().item())
+
+    cache = GraphCache(syncs, min_uses=1)
+    x = torch.ones(4, device="cuda")
+    torch.testing.assert_close(cache(x), x * 4)
+    assert cache.disabled is not None and cache.shapes == []
+    torch.testing.assert_close(cache(x + 1), (x + 1) * 8)  # eager from then on
