@@ -14,16 +14,24 @@ hold about the memory of the largest one, not the sum: sharing is safe because r
 overlap and each output is copied before any other graph runs (a later replay of another
 graph may overwrite what an earlier one left in the pool, never what the caller holds).
 
+Threads: the app predicts the canvas image while a folder is labelled, each on its own
+thread, and two of its jobs may share one predictor.  Capturing and replaying hold one lock
+per process, so a graph's buffers are never used by two threads at once and no capture
+records another thread's work (it is made in thread-local capture mode besides).
+
 If capturing fails (out of memory on a small GPU, an operation that cannot be captured), the
 cache says why once in ``disabled`` and runs everything eagerly from then on.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from typing import Callable
 
 import torch
+
+_LOCK = threading.Lock()  # held while any GraphCache captures or replays
 
 
 class GraphCache:
@@ -61,19 +69,20 @@ class GraphCache:
         if self.disabled is not None or x.device.type != "cuda":
             return self.fn(x)
         key = (tuple(x.shape), x.dtype, x.device)
-        entry = self._graphs.get(key)
-        if entry is None:
-            self._seen[key] += 1
-            if self._seen[key] < self.min_uses or len(self._graphs) >= self.max_graphs:
-                return self.fn(x)
-            entry = self._capture(x)
+        with _LOCK:
+            entry = self._graphs.get(key)
             if entry is None:
-                return self.fn(x)
-            self._graphs[key] = entry
-        static_in, static_out, graph = entry
-        static_in.copy_(x)
-        graph.replay()
-        return static_out.clone()
+                self._seen[key] += 1
+                if self._seen[key] >= self.min_uses and len(self._graphs) < self.max_graphs:
+                    entry = self._capture(x)
+                if entry is not None:
+                    self._graphs[key] = entry
+            if entry is not None:
+                static_in, static_out, graph = entry
+                static_in.copy_(x)
+                graph.replay()
+                return static_out.clone()
+        return self.fn(x)
 
     def _capture(self, x: torch.Tensor):
         static_in = x.clone()

@@ -165,3 +165,23 @@ def test_graph_cache_runs_eagerly_when_a_capture_fails():
     torch.testing.assert_close(cache(x), x * 4)
     assert cache.disabled is not None and cache.shapes == []
     torch.testing.assert_close(cache(x + 1), (x + 1) * 8)  # eager from then on
+
+
+def test_cuda_graphs_shared_by_two_threads(cuda_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, model = cuda_model
+    images, _ = make_set(13, 6)
+    reference = Predictor(model, "cuda")
+    reference.graphs.disabled = "eager reference"
+    expected = [reference.predict(im).labels for im in images]
+    shared = Predictor(model, "cuda")  # as two app jobs holding one predictor
+
+    def work(order):
+        return [(i, shared.predict(images[i]).labels) for _ in range(4) for i in order]
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(work, [range(6), range(5, -1, -1)]))
+    assert shared.graphs.shapes and shared.graphs.disabled is None
+    for i, labels in (r for res in results for r in res):
+        assert (labels != expected[i]).mean() < 1e-3
