@@ -41,7 +41,7 @@ class GraphCache:
     ----------
     fn : a function of one CUDA tensor whose kernels depend only on the input's shape and
         dtype (no host synchronisation, no data-dependent control flow), returning a tensor.
-    max_graphs : graphs kept at most (each holds its own activation memory).
+    max_graphs : graphs kept at most (they share one memory pool, see the module notes).
     min_uses : a shape is captured the ``min_uses``-th time it is seen.
 
     Attributes
