@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 from common import markdown_table, quick_model, speed_set
-from speed import backbone_rate, rate
+from speed import backbone_inputs, backbone_rate, rate
 from torch.nn import functional as F
 
 from engine.backbones import Backbone
@@ -60,13 +60,14 @@ def main() -> None:
     images = [read_image(p) for p in test_paths]
     b = args.batch_size
     res = {name: {"bb": [], "only": [], "e2e": []} for name in VARIANTS}
+    inputs = backbone_inputs(predictor, images, b)
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeat):
             for v, (name, (layout, forward)) in enumerate(VARIANTS.items()):
                 Backbone.cpu_layout = layout
                 _MBConv.forward = forward  # type: ignore[method-assign]
                 list(label_folder(predictor, test_paths[:4], Path(tmp) / f"warm{r}{v}"))
-                res[name]["bb"].append(backbone_rate(predictor, images, b))
+                res[name]["bb"].append(backbone_rate(predictor, inputs))
                 chunks = [images[i:i + b] for i in range(0, len(images), b)]
                 res[name]["only"].append(rate(predictor.predict_batch, chunks) * b)
                 t = time.perf_counter()

@@ -64,11 +64,10 @@ def time_learn(images, masks, device: str):
         return stop.value, time.perf_counter() - t0, first
 
 
-def backbone_rate(predictor: Predictor, images, batch: int, graphs: bool = False) -> float:
-    """img/s of the backbone alone on exactly the forward passes the labelling pipeline makes:
+def backbone_inputs(predictor: Predictor, images, batch: int) -> list[torch.Tensor]:
+    """The backbone's inputs on exactly the forward passes the labelling pipeline makes:
     consecutive chunks of ``batch`` images, each split by working size (as ``predict_batch``),
-    resized and padded beforehand (so this excludes resizing, like the backbone's own cost).
-    ``graphs``: replayed from one CUDA graph per shape (as the predictor runs on CUDA)."""
+    resized, padded and on the predictor's device."""
     tensors = []
     for start in range(0, len(images), batch):
         groups: dict[tuple[int, int], list[np.ndarray]] = {}
@@ -77,6 +76,14 @@ def backbone_rate(predictor: Predictor, images, batch: int, graphs: bool = False
             groups.setdefault(size, []).append(pad_to_multiple(resize_image(im, size)))
         tensors += [torch.from_numpy(np.stack(g)).permute(0, 3, 1, 2).to(predictor.device)
                     for g in groups.values()]
+    return tensors
+
+
+def backbone_rate(predictor: Predictor, tensors: list[torch.Tensor],
+                  graphs: bool = False) -> float:
+    """img/s of the backbone alone on :func:`backbone_inputs` (so this excludes resizing, like
+    the backbone's own cost).  ``graphs``: replayed from one CUDA graph per shape (as the
+    predictor runs on CUDA)."""
     model, amp = predictor.model, autocast_dtype(predictor.device)  # as the predictor runs it
     forward = model.features
     if graphs:  # every shape captured at its first (warm-up) call
@@ -91,7 +98,7 @@ def backbone_rate(predictor: Predictor, images, batch: int, graphs: bool = False
         for x in tensors:
             forward(x)
         sync(predictor.device)
-    return len(images) / (time.perf_counter() - t)
+    return sum(len(x) for x in tensors) / (time.perf_counter() - t)
 
 
 def rate(fn, items) -> float:
@@ -141,12 +148,12 @@ def main() -> None:
                               resume=False, threads=threads))
             return len(test_paths) / (time.perf_counter() - t)
 
+        inputs = backbone_inputs(predictor, test_images, args.batch_size)
         for r in range(args.repeat):
-            bbs.append(backbone_rate(predictor, test_images, args.batch_size))
+            bbs.append(backbone_rate(predictor, inputs))
             if predictor.graphs is not None:  # the faster of the two is the floor
                 bbs_eager.append(bbs[-1])
-                bbs[-1] = max(bbs[-1], backbone_rate(predictor, test_images, args.batch_size,
-                                                     graphs=True))
+                bbs[-1] = max(bbs[-1], backbone_rate(predictor, inputs, graphs=True))
             e2es.append(end_to_end(Path(tmp) / f"out{r}", (2, 1)))
             if more:
                 e2es_more.append(end_to_end(Path(tmp) / f"more{r}", more))
