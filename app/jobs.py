@@ -123,21 +123,22 @@ class LabelUpdate:
 
 def auto_label_job(model_path: Path, images: Sequence[Path], output_dir: Path,
                    thumb_shapes: dict[str, tuple[int, int]], device: str | None = None,
-                   batch_size: int = 4) -> Iterator[Any]:
-    """Label ``images`` into ``output_dir`` with the model file; worker thread."""
+                   batch_size: int = 4, flip_average: bool = False) -> Iterator[Any]:
+    """Label ``images`` into ``output_dir`` with the model file; worker thread.
+    ``flip_average``: see :class:`engine.predict.Predictor`."""
     yield from _guarded(_auto_label(model_path, images, output_dir, thumb_shapes, device,
-                                    batch_size))
+                                    batch_size, flip_average))
 
 
 def _auto_label(model_path: Path, images: Sequence[Path], output_dir: Path,
                 thumb_shapes: dict[str, tuple[int, int]], device: str | None,
-                batch_size: int) -> Iterator[Any]:
+                batch_size: int, flip_average: bool) -> Iterator[Any]:
     from engine.batch import label_folder
 
     from engine.predict import Predictor
 
     yield Status("Loading the model")
-    predictor = Predictor.from_file(model_path, device=device)
+    predictor = Predictor.from_file(model_path, device=device, flip_average=flip_average)
     gen = label_folder(predictor, list(images), output_dir, batch_size=batch_size, resume=True)
     try:
         for progress in gen:
@@ -161,15 +162,18 @@ class PredictResult:
 
 
 def predict_job(predictor_cache: dict[str, Any], model_path: Path, name: str,
-                image: np.ndarray, device: str | None = None) -> PredictResult:
-    """Predict one image (loading the model once per path into ``predictor_cache``)."""
+                image: np.ndarray, device: str | None = None,
+                flip_average: bool = False) -> PredictResult:
+    """Predict one image (loading the model once per path and setting into
+    ``predictor_cache``)."""
     from engine.predict import Predictor
 
-    key = str(model_path)
+    key = f"{model_path}|flip_average={flip_average}"
     predictor = predictor_cache.get(key)
     if predictor is None:
         predictor_cache.clear()
-        predictor = predictor_cache[key] = Predictor.from_file(model_path, device=device)
+        predictor = predictor_cache[key] = Predictor.from_file(model_path, device=device,
+                                                               flip_average=flip_average)
     pred = predictor.predict(image)
     return PredictResult(name, pred.labels, pred.confidence, str(predictor.device))
 

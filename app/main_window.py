@@ -91,6 +91,7 @@ class MainWindow(QMainWindow):
         a.show_predictions.toggled.connect(c.show_predictions)
         c.predictions_shown.connect(a.show_predictions.setChecked)  # e.g. painting switches back
         a.low_confidence.toggled.connect(self._on_low_confidence_toggled)
+        a.flip_average.toggled.connect(self._on_flip_average_toggled)
         a.next_image.triggered.connect(lambda: self.step_image(1))
         a.previous_image.triggered.connect(lambda: self.step_image(-1))
         self.brush_size.valueChanged.connect(self._on_brush_size_changed)
@@ -116,6 +117,7 @@ class MainWindow(QMainWindow):
         getattr(self.actions_, tool.value).setChecked(True)
         self.set_tool(tool)
         self.actions_.low_confidence.setChecked(s.show_low_confidence)
+        self.actions_.flip_average.setChecked(s.flip_average)
 
     def _restore_layout(self) -> None:
         qs = QSettings("DistillFSS", "DistillFSS Studio")
@@ -321,6 +323,13 @@ class MainWindow(QMainWindow):
         self.canvas.show_low_confidence(on)
         if on:
             self.actions_.show_predictions.setChecked(True)
+
+    def _on_flip_average_toggled(self, on: bool) -> None:
+        if on == self.settings.flip_average:
+            return
+        self.settings.flip_average = on
+        if self.current is not None:  # the shown image's overlay with the new setting
+            self.model.image_shown(self.current)
 
     def _on_active_class_changed(self, class_id: int) -> None:
         self.canvas.active_label = class_id

@@ -99,7 +99,7 @@ class ModelController(QObject):
         if cur is None or project is None or project.model_path is None or cur.rgb is None:
             return
         job = self._predict = Job(predict_job, self._predictors, project.model_path, cur.name,
-                                  cur.rgb, self.device)
+                                  cur.rgb, self.device, self.w.settings.flip_average)
         job.returned.connect(self._on_predicted)
         job.errored.connect(lambda msg: self.w.statusBar().showMessage(msg, 8000))
         job.finished.connect(self._on_predict_finished)
@@ -268,7 +268,8 @@ class ModelController(QObject):
         self.w.job_panel.set_busy(f"Auto-labelling {len(names)} images…")
         job = self.label = Job(auto_label_job, project.model_path,
                                [project.image_path(n) for n in names],
-                               project.root / "predictions", shapes, self.device)
+                               project.root / "predictions", shapes, self.device,
+                               flip_average=self.w.settings.flip_average)
         job.yielded.connect(self._on_label_update)
         job.errored.connect(lambda msg: self._job_failed("Auto-labelling failed", msg))
         job.finished.connect(self._on_label_finished)

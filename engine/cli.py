@@ -23,6 +23,10 @@ class CliError(ValueError):
     """An expected failure: printed as one line, exit code ``EXIT_ERROR``."""
 
 
+FLIP_HELP = ("average the predictions over the image and its mirror images: better labels "
+             "(+1 to +3 IoU points on the benchmark sets), 4x the prediction time")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with all subcommands."""
     p = argparse.ArgumentParser(prog="distillfss", description=(
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--images", required=True, type=Path)
     e.add_argument("--masks", required=True, type=Path)
     e.add_argument("--device", default=None)
+    e.add_argument("--flip-average", action="store_true", help=FLIP_HELP)
     e.set_defaults(func=_lazy("engine.cli_commands", "cmd_eval"))
     d = sub.add_parser("demo", help="learn nuclei from 5 bundled images and label the rest")
     d.add_argument("--out", type=Path, default=Path("distillfss-demo"),
@@ -88,6 +93,7 @@ def _add_label(sub) -> None:
                    choices=("png", "coco", "yolo", "labelme"),
                    help="also write COCO / YOLO-seg / labelme files (PNG masks always)")
     s.add_argument("--no-resume", action="store_true", help="redo images already labelled")
+    s.add_argument("--flip-average", action="store_true", help=FLIP_HELP)
     s.set_defaults(func=_lazy("engine.cli_commands", "cmd_label"))
 
 

@@ -101,7 +101,7 @@ def cmd_label(args: argparse.Namespace) -> int:
     images = list_images(args.input)
     if not images:
         raise CliError(f"no images found in {args.input}")
-    predictor = Predictor.from_file(args.model, args.device)
+    predictor = Predictor.from_file(args.model, args.device, flip_average=args.flip_average)
     if args.batch_size < 1:
         raise CliError("--batch-size must be at least 1")
     skipped, labelled = [], []
@@ -144,7 +144,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .supports import _folder, mask_for
 
     _folder(args.masks, "masks")
-    predictor = Predictor.from_file(args.model, args.device)
+    predictor = Predictor.from_file(args.model, args.device, flip_average=args.flip_average)
     pairs = [(p, mask_for(p, args.masks)) for p in list_images(args.images)]
     pairs = [(p, m) for p, m in pairs if m is not None]
     if not pairs:

@@ -49,15 +49,21 @@ def fake_learn(request: Any, steps: int = 5) -> Iterator[Any]:
     return LearnResult(FakeModel(), path)
 
 
+FLIP_SEEN: list[tuple[str, bool]] = []  # (job, flip_average) of each fake job started
+
+
 def fake_predict(cache: Any, model_path: Path, name: str, image: np.ndarray,
-                 device: Any = None) -> PredictResult:
+                 device: Any = None, flip_average: bool = False) -> PredictResult:
+    FLIP_SEEN.append(("predict", flip_average))
     labels = (image.mean(axis=2) > 120).astype(np.uint8)
     conf = np.where(labels == 1, 0.9, 0.8).astype(np.float32)
     return PredictResult(name, labels, conf, "cpu")
 
 
 def fake_auto_label(model_path: Path, images: list[Path], output_dir: Path,
-                    thumb_shapes: dict[str, tuple[int, int]], device: Any = None) -> Iterator[Any]:
+                    thumb_shapes: dict[str, tuple[int, int]], device: Any = None,
+                    flip_average: bool = False) -> Iterator[Any]:
+    FLIP_SEEN.append(("label", flip_average))
     yield Status("Loading the model")
     for i, path in enumerate(images, 1):
         out = output_dir / f"{path.stem}.png"
@@ -260,3 +266,22 @@ def test_model_panel_names_examples_the_others_do_not_cover(qtbot: QtBot) -> Non
     text = panel.model_label.text()
     assert "31 %" in text and "Mixed" in text and "3 of 5 examples" in text
     assert "c&lt;1&gt;.png (13 %)" in text and "e.png (3 %)" in text  # names are escaped
+
+
+def test_flip_averaged_predictions_setting_reaches_both_jobs(qtbot: QtBot,
+                                                             window: MainWindow) -> None:
+    paint_two(window)
+    learn_now(qtbot, window)
+    qtbot.waitUntil(lambda: ("predict", False) in FLIP_SEEN)
+    FLIP_SEEN.clear()
+    window.actions_.flip_average.setChecked(True)  # Model > Flip-averaged predictions
+    assert window.settings.flip_average
+    # The shown image is predicted again with the new setting.
+    qtbot.waitUntil(lambda: ("predict", True) in FLIP_SEEN)
+    with qtbot.waitSignal(window.model.labelled, timeout=10_000):
+        window.actions_.auto_label.trigger()
+    assert ("label", True) in FLIP_SEEN and ("label", False) not in FLIP_SEEN
+    FLIP_SEEN.clear()
+    window.actions_.flip_average.setChecked(False)
+    assert not window.settings.flip_average
+    qtbot.waitUntil(lambda: ("predict", False) in FLIP_SEEN)

@@ -185,3 +185,23 @@ def test_cuda_graphs_shared_by_two_threads(cuda_model):
     assert shared.graphs.shapes and shared.graphs.disabled is None
     for i, labels in (r for res in results for r in res):
         assert (labels != expected[i]).mean() < 1e-3
+
+
+def test_flip_average_on_cuda_graphs_matches_eager_and_finds_discs(cuda_model):
+    _, model = cuda_model
+    predictor = Predictor(model, "cuda", flip_average=True)
+    images, _ = make_set(12, 4)
+    predictor.predict_batch(images)  # first sight: eager
+    graphed = predictor.predict_batch(images)  # captured and replayed
+    assert len(predictor.graphs.shapes) == 1 and predictor.graphs.disabled is None
+    predictor.graphs.disabled = "compare with eager"
+    eager = predictor.predict_batch(images)
+    for a, b in zip(eager, graphed):
+        assert (a.labels != b.labels).mean() < 1e-3
+        assert np.abs(a.confidence - b.confidence).max() < 1e-2
+    predictor.graphs.disabled = None
+    # equivariant on the GPU too: the mirror image's prediction is the mirrored prediction
+    img = images[0]
+    direct, of_mirror = predictor.predict(img), predictor.predict(img[:, ::-1])
+    assert (direct.labels[:, ::-1] != of_mirror.labels).mean() < 1e-3
+    assert _iou(predictor, 21) > 0.9
