@@ -64,6 +64,18 @@ def test_flip_averaged_discs_are_found(disc_model):
     assert acc.per_class()[0] > 0.9
 
 
+def test_two_classes_flip_averaged(two_class_model):
+    rng = np.random.default_rng(98)
+    pr = Predictor(two_class_model, "cpu", flip_average=True)
+    acc = IoUAccumulator(2)
+    for _ in range(6):
+        img, mask = make_sample(rng, squares=True, n_shapes=4)
+        pred = pr.predict(img)
+        assert pred.confidence.min() >= 1 / 3 - 1e-6  # the mean of 3-class distributions
+        acc.add(pred.labels, mask)
+    assert min(acc.per_class()) > 0.85, acc.per_class()
+
+
 def test_model_id_tells_flip_averaged_outputs_apart(disc_model, tmp_path):
     plain = Predictor(disc_model, "cpu")
     averaged = Predictor(disc_model, "cpu", flip_average=True)
