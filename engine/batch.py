@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .io import ImageReadError, read_image, write_png_atomic
+from .io import ImageReadError, read_image_reduced, read_image_size, write_png_atomic
 from .predict import Prediction, Predictor
 
 DONE_FILE = ".distillfss-done.jsonl"
@@ -133,9 +133,14 @@ class _Writer:
             self.pool.shutdown(wait=True)
 
 
-def _read(path: Path) -> np.ndarray | str:
+def _read(path: Path, predictor: Predictor) -> tuple[np.ndarray, tuple[int, int]] | str:
+    """``(pixels, full size)``, or the reason the image cannot be read.  A large JPEG that
+    the predictor shrinks anyway is decoded at reduced size
+    (:meth:`engine.predict.Predictor.decode_long_side`)."""
     try:
-        return read_image(path)
+        w, h = read_image_size(path)
+        need = predictor.decode_long_side(h, w)
+        return read_image_reduced(path, need if need is not None else max(h, w))
     except ImageReadError as exc:
         return str(exc)
     except (OSError, MemoryError) as exc:
@@ -177,13 +182,14 @@ def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
         depth = max(2 * batch_size, 2 * readers)
         while True:
             while len(ahead) < depth and (p := next(queue, None)) is not None:
-                ahead.append((p, reader.submit(_read, p)))
+                ahead.append((p, reader.submit(_read, p, predictor)))
             if not ahead:
                 break
             batch = [ahead.popleft() for _ in range(min(batch_size, len(ahead)))]
             loaded = [(p, f.result()) for p, f in batch]
             good = [(p, im) for p, im in loaded if not isinstance(im, str)]
-            preds = dict(zip([p for p, _ in good], predictor.predict_batch([im for _, im in good])))
+            preds = dict(zip([p for p, _ in good], predictor.predict_batch(
+                [im[0] for _, im in good], sizes=[im[1] for _, im in good])))
             for p, im in loaded:
                 if isinstance(im, str):
                     yield stats.record(p, "failed", im, None, None)

@@ -46,7 +46,8 @@ from engine._decode import MAX_IMAGE_PIXELS, STRETCH_PERCENTILES, MultiPageWarni
 __all__ = [
     "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "STRETCH_PERCENTILES", "ImageReadError",
     "MultiPageWarning", "atomic_write", "display_name", "list_images", "read_image",
-    "read_image_preview", "read_image_size", "read_mask", "write_png_atomic",
+    "read_image_preview", "read_image_reduced", "read_image_size", "read_mask",
+    "write_png_atomic",
     "write_text_atomic",
 ]
 
@@ -181,6 +182,49 @@ def read_image_preview(path: str | os.PathLike, max_side: int) -> np.ndarray:
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             arr = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
         return arr
+
+
+def read_image_reduced(path: str | os.PathLike,
+                       min_long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read an image for a consumer that shrinks it to a long side of ``min_long_side`` or
+    less anyway (the predictor), decoding a large JPEG at reduced size.
+
+    A JPEG whose long side is at least ``2 * min_long_side`` is decoded at 1/2, 1/4 or 1/8
+    scale (the JPEG decoder's own scaling: 8x8 blocks averaged in the DCT domain), keeping
+    its long side >= ``min_long_side``: a 12 MP photo reads ~3x faster, and the resize that
+    follows starts from ~1 MP instead of 12 (``benchmarks/reduced_decode.py``).  Other
+    formats, and smaller JPEGs, are read at full size.
+
+    Returns
+    -------
+    (pixels, (H, W))
+        ``pixels``: ``(h, w, 3) uint8`` RGB, orientation applied, with the aspect ratio of the
+        full image; ``(H, W)``: the size :func:`read_image` returns.
+
+    Raises
+    ------
+    ImageReadError
+        As :func:`read_image`.
+    """
+    if int(min_long_side) < 1:
+        raise ValueError(f"min_long_side must be >= 1, got {min_long_side}")
+    path = Path(path)
+    with _reading(path):
+        kind = _decode.sniff(path)
+        if kind == "empty":
+            raise ImageReadError(f"{display_name(path)}: empty file (0 bytes)")
+        if kind not in ("tiff", "png16"):
+            w, h = _decode.image_size(path, kind)
+            if max(h, w) >= 2 * int(min_long_side):
+                arr = _decode.read_pillow(path, int(min_long_side))
+                ah, aw = arr.shape[:2]
+                # The same aspect ratio to within one pixel of the reduced grid (a damaged
+                # EXIF block can make the header's orientation disagree with the decoder's).
+                if (ah, aw) == (h, w) or (abs(ah * w - aw * h) <= max(h, w)
+                                          and max(ah, aw) >= int(min_long_side) - 1):
+                    return arr, (h, w)
+        arr = _decode_any(path, None)
+        return arr, (arr.shape[0], arr.shape[1])
 
 
 def read_image_size(path: str | os.PathLike) -> tuple[int, int]:

@@ -149,32 +149,52 @@ class Predictor:
         """Whether an ``h x w`` image is processed in tiles."""
         return max(h, w) > 2 * self.reference_long_side
 
+    def decode_long_side(self, h: int, w: int) -> int | None:
+        """The long side an ``h x w`` image may be decoded at for :meth:`predict_batch` (see
+        :func:`engine.io.read_image_reduced`): twice the working size it is shrunk to, or
+        None when it is tiled (tiles need every pixel)."""
+        return None if self.is_tiled(h, w) else 2 * self.input_size
+
     def predict(self, image: np.ndarray) -> Prediction:
         """``(H, W, 3) uint8`` -> :class:`Prediction` at ``(H, W)``."""
         return self.predict_batch([image])[0]
 
-    def predict_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
-        """Predict several images; those with the same working size share one forward pass."""
+    def predict_batch(self, images: Sequence[np.ndarray],
+                      sizes: Sequence[tuple[int, int]] | None = None) -> list[Prediction]:
+        """Predict several ``(h, w, 3) uint8`` images; those with the same working size share
+        one forward pass.
+
+        ``sizes``: the ``(H, W)`` of each full image when ``images`` holds reduced copies
+        (:func:`engine.io.read_image_reduced`, long side >= :meth:`decode_long_side`); the
+        predictions are at that size.  Default: each image's own size.
+        """
         out: list[Prediction | None] = [None] * len(images)
         groups: dict[tuple[int, int], list[int]] = {}
         for im in images:
             _check_image(im)
         images = [np.ascontiguousarray(im) for im in images]  # e.g. a flipped view
+        if sizes is None:
+            sizes = [im.shape[:2] for im in images]
+        if len(sizes) != len(images):
+            raise ValueError(f"{len(sizes)} sizes for {len(images)} images")
+        sizes = [(int(s[0]), int(s[1])) for s in sizes]
         for i, im in enumerate(images):
-            if self.is_tiled(*im.shape[:2]):
+            if self.is_tiled(*sizes[i]):
+                if im.shape[:2] != sizes[i]:
+                    raise ValueError("an image predicted in tiles must be given at full size")
                 out[i] = self._predict_tiled(im)
             else:
-                groups.setdefault(working_size(*im.shape[:2], self.input_size), []).append(i)
+                groups.setdefault(working_size(*sizes[i], self.input_size), []).append(i)
         for size, idx in groups.items():
             batch = np.stack([pad_to_multiple(resize_image(images[i], size)) for i in idx])
             probs = self._probs_tensor(batch)[:, :, : size[0], : size[1]]
             if self.finish_on_device:
                 for j, i in enumerate(idx):
-                    out[i] = _finish_tensor(probs[j], images[i].shape[:2])
+                    out[i] = _finish_tensor(probs[j], sizes[i])
             else:
                 probs = probs.cpu().numpy()
                 for j, i in enumerate(idx):
-                    out[i] = _finish(probs[j], images[i].shape[:2])
+                    out[i] = _finish(probs[j], sizes[i])
         return out  # type: ignore[return-value]
 
     def _probs(self, batch: np.ndarray) -> np.ndarray:
