@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .io import ImageReadError, read_image_reduced, read_image_size, write_png_atomic
+from .io import ImageReadError, read_image_reduced, write_png_atomic
 from .predict import Prediction, Predictor
 
 DONE_FILE = ".distillfss-done.jsonl"
@@ -138,9 +138,7 @@ def _read(path: Path, predictor: Predictor) -> tuple[np.ndarray, tuple[int, int]
     the predictor shrinks anyway is decoded at reduced size
     (:meth:`engine.predict.Predictor.decode_long_side`)."""
     try:
-        w, h = read_image_size(path)
-        need = predictor.decode_long_side(h, w)
-        return read_image_reduced(path, need if need is not None else max(h, w))
+        return read_image_reduced(path, predictor.decode_long_side)
     except ImageReadError as exc:
         return str(exc)
     except (OSError, MemoryError) as exc:

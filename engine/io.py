@@ -185,9 +185,14 @@ def read_image_preview(path: str | os.PathLike, max_side: int) -> np.ndarray:
 
 
 def read_image_reduced(path: str | os.PathLike,
-                       min_long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+                       min_long_side: int | Callable[[int, int], int | None],
+                       ) -> tuple[np.ndarray, tuple[int, int]]:
     """Read an image for a consumer that shrinks it to a long side of ``min_long_side`` or
     less anyway (the predictor), decoding a large JPEG at reduced size.
+
+    ``min_long_side`` may also be a function of the full image's ``(H, W)`` (read from the
+    header) returning it, or None for the full size (e.g.
+    :meth:`engine.predict.Predictor.decode_long_side`).
 
     A JPEG whose long side is at least ``2 * min_long_side`` is decoded at 1/2, 1/4 or 1/8
     scale (the JPEG decoder's own scaling: 8x8 blocks averaged in the DCT domain), keeping
@@ -206,7 +211,7 @@ def read_image_reduced(path: str | os.PathLike,
     ImageReadError
         As :func:`read_image`.
     """
-    if int(min_long_side) < 1:
+    if not callable(min_long_side) and int(min_long_side) < 1:
         raise ValueError(f"min_long_side must be >= 1, got {min_long_side}")
     path = Path(path)
     with _reading(path):
@@ -215,13 +220,16 @@ def read_image_reduced(path: str | os.PathLike,
             raise ImageReadError(f"{display_name(path)}: empty file (0 bytes)")
         if kind not in ("tiff", "png16"):
             w, h = _decode.image_size(path, kind)
-            if max(h, w) >= 2 * int(min_long_side):
-                arr = _decode.read_pillow(path, int(min_long_side))
+            side = min_long_side(h, w) if callable(min_long_side) else int(min_long_side)
+            if side is None:
+                side = max(h, w)
+            if max(h, w) >= 2 * side:
+                arr = _decode.read_pillow(path, side)
                 ah, aw = arr.shape[:2]
                 # The same aspect ratio to within one pixel of the reduced grid (a damaged
                 # EXIF block can make the header's orientation disagree with the decoder's).
                 if (ah, aw) == (h, w) or (abs(ah * w - aw * h) <= max(h, w)
-                                          and max(ah, aw) >= int(min_long_side) - 1):
+                                          and max(ah, aw) >= side - 1):
                     return arr, (h, w)
         arr = _decode_any(path, None)
         return arr, (arr.shape[0], arr.shape[1])

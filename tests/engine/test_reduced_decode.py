@@ -105,3 +105,18 @@ def test_tiled_images_are_decoded_in_full(disc_model, tmp_path: Path, monkeypatc
     assert decoded == [(600, 900)]
     with pytest.raises(ValueError, match="full size"):
         pr.predict_batch([img[::2, ::2]], sizes=[(600, 900)])
+
+
+def test_the_decode_size_may_be_chosen_from_the_header(tmp_path: Path) -> None:
+    img, _ = _photo(1200, 1600)
+    Image.fromarray(img).save(tmp_path / "p.jpg", quality=95)
+    seen = []
+
+    def side(h: int, w: int) -> int | None:
+        seen.append((h, w))
+        return 384
+
+    assert read_image_reduced(tmp_path / "p.jpg", side)[0].shape == (300, 400, 3)
+    assert seen == [(1200, 1600)]
+    pixels, size = read_image_reduced(tmp_path / "p.jpg", lambda h, w: None)
+    assert pixels.shape == (1200, 1600, 3) and size == (1200, 1600)
