@@ -40,7 +40,8 @@ class TooLargeError(ValueError):
 
 
 def sniff(path: Path) -> str:
-    """Return ``"tiff"``, ``"png16"`` (16-bit PNG), ``"empty"`` or ``"other"`` from the header."""
+    """Return ``"tiff"``, ``"png16"`` (16-bit PNG), ``"jpeg"``, ``"empty"`` or ``"other"``
+    from the header."""
     with open(path, "rb") as f:
         head = f.read(32)
     if not head:
@@ -50,6 +51,8 @@ def sniff(path: Path) -> str:
     if head.startswith(_PNG_MAGIC) and len(head) >= 26 and head[12:16] == b"IHDR":
         if head[24] == 16:
             return "png16"
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
     return "other"
 
 
@@ -249,7 +252,12 @@ def image_size(path: Path, kind: str) -> tuple[int, int]:
     with Image.open(path) as im:
         w, h = im.size
         try:
-            orientation = im.getexif().get(0x0112, 1)
+            # Pillow's PNG getexif() decodes the whole image to look for an eXIf chunk after
+            # the pixels: read only one before them (where writers put it), or none.
+            if im.format == "PNG" and "exif" not in im.info:
+                orientation = 1
+            else:
+                orientation = im.getexif().get(0x0112, 1)
         except Exception:
             orientation = 1
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

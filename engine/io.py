@@ -218,7 +218,9 @@ def read_image_reduced(path: str | os.PathLike,
         kind = _decode.sniff(path)
         if kind == "empty":
             raise ImageReadError(f"{display_name(path)}: empty file (0 bytes)")
-        if kind not in ("tiff", "png16"):
+        # Only a JPEG decodes at reduced size; for other formats even the header's size can
+        # cost a decode (Pillow loads a whole PNG to look for EXIF after the pixels).
+        if kind == "jpeg":
             w, h = _decode.image_size(path, kind)
             side = min_long_side(h, w) if callable(min_long_side) else int(min_long_side)
             if side is None:

@@ -120,3 +120,23 @@ def test_the_decode_size_may_be_chosen_from_the_header(tmp_path: Path) -> None:
     assert seen == [(1200, 1600)]
     pixels, size = read_image_reduced(tmp_path / "p.jpg", lambda h, w: None)
     assert pixels.shape == (1200, 1600, 3) and size == (1200, 1600)
+
+
+def test_png_size_and_reduced_read_do_not_decode_it_twice(tmp_path: Path, monkeypatch) -> None:
+    from PIL import PngImagePlugin
+
+    from engine.io import read_image_size
+
+    img, _ = _photo(1200, 1600)
+    Image.fromarray(img).save(tmp_path / "p.png")
+    loads = []
+    real = PngImagePlugin.PngImageFile.load
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load",
+                        lambda self: loads.append(1) or real(self))
+    assert read_image_size(tmp_path / "p.png") == (1600, 1200)
+    assert loads == []  # the header only
+    read_image(tmp_path / "p.png")
+    plain_loads, loads[:] = len(loads), []
+    pixels, size = read_image_reduced(tmp_path / "p.png", 384)
+    assert size == (1200, 1600) and pixels.shape == (1200, 1600, 3)
+    assert len(loads) == plain_loads  # no more than read_image does
