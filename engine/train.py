@@ -265,9 +265,6 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
     opt = AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, ema, best, best_step = time.perf_counter(), None, float("inf"), 0
     amp = autocast_dtype(bank.labels.device) if cfg.mixed_precision else None
-    import os as _os
-    _ema_decay = float(_os.environ.get("DFSS_EMA", "0"))
-    _avg = [p.detach().clone() for p in params] if _ema_decay and not student_only else None
     for step in range(1, max_steps + 1):
         # Cosine decay of the learning rate over the run's progress (steps or time, whichever
         # is further along): the last steps refine instead of jumping, so the result depends
@@ -291,9 +288,6 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if _avg is not None:
-            with torch.no_grad():
-                torch._foreach_lerp_(_avg, [p.detach() for p in params], 1 - _ema_decay)
         value = float(loss.detach())
         ema = value if ema is None else 0.95 * ema + 0.05 * value
         if ema < best * 0.995:
@@ -308,10 +302,6 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
             break
         if step >= cfg.min_steps and step - best_step > cfg.patience:
             break
-    if _avg is not None:
-        with torch.no_grad():
-            for p, a in zip(params, _avg):
-                p.copy_(a)
     model.eval()
     return step
 
