@@ -54,6 +54,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=16, help="photos labelled per run")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--threads", type=int, nargs=2, default=(2, 1), metavar=("READERS", "WRITERS"),
+                    help="label_folder's reader and writer threads (default 2 1)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -81,7 +83,7 @@ def main() -> None:
             for name, pr in (("reduced", predictor), ("full", full_decode)):
                 out = tmp / f"{name}{r}"
                 t = time.perf_counter()
-                for _ in label_folder(pr, test, out, resume=False):
+                for _ in label_folder(pr, test, out, resume=False, threads=tuple(args.threads)):
                     pass
                 rates[name].append(len(test) / (time.perf_counter() - t))
             if r == 0:
@@ -97,7 +99,8 @@ def main() -> None:
     ]))
     print(f"\nLabels equal to the full decode's: {min(agree) * 100:.2f}-{max(agree) * 100:.2f} % "
           f"of the pixels per image.  {describe(predictor.device)}, {len(test)} photos per run, "
-          f"medians of {args.repeat}, {time.strftime('%Y-%m-%d')}")
+          f"medians of {args.repeat}, {args.threads[0]} reader / {args.threads[1]} writer "
+          f"threads, {time.strftime('%Y-%m-%d')}")
 
 
 if __name__ == "__main__":
