@@ -66,7 +66,7 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "auto_label": ("&Auto-label folder", ["Ctrl+Shift+L"], "Predict every unlabelled image"),
     "flip_average": ("&Flip-averaged predictions", [],
                      "Average each prediction over the image's mirror images: better labels "
-                     "(+1 to +3 IoU points on the benchmark sets), 4x the prediction time"),
+                     "(+1 to +2 IoU points on the benchmark sets), ~3x slower on a CPU"),
     "review_next": ("&Review next", ["N"], "Go to the least confident prediction"),
     "accept": ("&Accept", ["Return", "Enter"], "Keep this prediction as the human label"),
     "toggle_support": ("Use as &example", ["S"], "Add or remove this image as an example"),

@@ -31,7 +31,7 @@ class AppSettings:
     tool: str = "brush"
     show_low_confidence: bool = False
     low_confidence_threshold: float = 0.6
-    flip_average: bool = False  # predictions averaged over the mirror images (4x slower)
+    flip_average: bool = False  # predictions averaged over the mirror images (~3x slower)
     offered_demo: bool = False
 
     def add_recent(self, folder: str) -> None:

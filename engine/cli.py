@@ -24,7 +24,7 @@ class CliError(ValueError):
 
 
 FLIP_HELP = ("average the predictions over the image and its mirror images: better labels "
-             "(+1 to +3 IoU points on the benchmark sets), 4x the prediction time")
+             "(+1 to +2 IoU points on the benchmark sets), ~3x the prediction time on a CPU")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,8 +82,9 @@ class Predictor:
     graphs : on CUDA, the :class:`engine.graphs.GraphCache` replaying the forward pass per
         batch shape (set ``graphs.disabled`` to a reason to run eagerly); None elsewhere.
     flip_average : average the probabilities over the image and its three mirror images
-        (left-right, top-bottom, both), each mirrored back: 4x the prediction work for
-        +0.8 to +2.8 IoU points on every benchmark set (``benchmarks/flip_average.py``).
+        (left-right, top-bottom, both), each mirrored back: 4x the network's work (~3x
+        the time per image on a 2-core CPU, ~1.2x on a GPU) for +0.8 to +2.0 IoU points
+        on average per benchmark set, 14 of 15 draws better (``benchmarks/flip_average.py``).
         Off by default; part of :attr:`model_id` when on.
     """
 
