@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.formats._common import BACKGROUND_LABEL, FormatError, ImportedLabels, Sample
+from engine.formats._geometry import count_instances
 from engine.formats.coco import export_coco, import_coco
 from engine.formats.labelme import export_labelme, import_labelme
 from engine.formats.png import export_png, import_png
@@ -27,7 +28,7 @@ from engine.formats.yolo import export_yolo, import_yolo
 
 __all__ = [
     "BACKGROUND_LABEL", "EXPORT_FORMATS", "FormatError", "IMPORT_FORMATS", "ImportedLabels",
-    "Sample", "export_coco", "export_labelme", "export_labels", "export_png", "export_yolo",
+    "Sample", "count_instances", "export_coco", "export_labelme", "export_labels", "export_png", "export_yolo",
     "import_coco", "import_labelme", "import_labels", "import_png", "import_yolo",
 ]
 

@@ -76,6 +76,18 @@ def instances(labels: np.ndarray) -> list[Instance]:
     return out
 
 
+def count_instances(labels: np.ndarray) -> int:
+    """Number of connected components (8-connectivity) over all classes of an ``(H, W)``
+    label map: the objects :func:`instances` returns (COCO annotations, labelme shapes)."""
+    labels = np.asarray(labels)
+    total = 0
+    for cid in np.unique(labels):
+        if cid != 0:
+            total += cv2.connectedComponents((labels == cid).astype(np.uint8),
+                                             connectivity=8)[0] - 1
+    return total
+
+
 def _trace(mask: np.ndarray, x0: int, y0: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Outer and hole rings of ``mask`` as ``(N, 2) float64`` edge coordinates.
 

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -55,8 +55,8 @@ def register(subparsers: Any) -> None:
 
 
 def write_format(fmt: str, masks: Mapping[str, tuple[Path | None, Path]], classes: Any,
-                 out_dir: str | os.PathLike, image_folder: str | os.PathLike | None = None
-                 ) -> list[str]:
+                 out_dir: str | os.PathLike, image_folder: str | os.PathLike | None = None,
+                 on_sample: Callable[[Sample], None] | None = None) -> list[str]:
     """Convert PNG label maps already on disk to ``fmt`` under ``out_dir``.
 
     Parameters
@@ -69,6 +69,9 @@ def write_format(fmt: str, masks: Mapping[str, tuple[Path | None, Path]], classe
     classes : class list
         ``engine.project.LabelClass`` objects, project.json dicts or ``{id: name}``.
     out_dir, image_folder : path
+    on_sample : callable, optional
+        Called with every label map read, before it is written (progress reports; an
+        exception raised there stops the export).
 
     Returns
     -------
@@ -81,17 +84,21 @@ def write_format(fmt: str, masks: Mapping[str, tuple[Path | None, Path]], classe
     if fmt == "png":
         items = {s: v for s, v in items.items()
                  if Path(v[1]).resolve() != (out_dir / f"{s}.png").resolve()}
-    export_labels(fmt, _samples(items, notes), classes, out_dir, image_folder)
+    export_labels(fmt, _samples(items, notes, on_sample), classes, out_dir, image_folder)
     return notes
 
 
-def _samples(items: Mapping[str, tuple[Path | None, Path]], notes: list[str]
-             ) -> Iterator[Sample]:
+def _samples(items: Mapping[str, tuple[Path | None, Path]], notes: list[str],
+             on_sample: Callable[[Sample], None] | None = None) -> Iterator[Sample]:
     for stem, (image, label) in items.items():
         try:
-            yield Sample(stem, read_mask(label), Path(image) if image is not None else None)
+            sample = Sample(stem, read_mask(label), Path(image) if image is not None else None)
         except ImageReadError as exc:
             notes.append(f"{exc} (skipped)")
+            continue
+        if on_sample is not None:
+            on_sample(sample)
+        yield sample
 
 
 def open_project(path: Path, read_only: bool) -> Any:
@@ -109,7 +116,9 @@ def open_project(path: Path, read_only: bool) -> Any:
     return Project.open(path, read_only=read_only)
 
 
-def _project_labels(project: Any, include_predictions: bool) -> dict[str, tuple[Path, Path]]:
+def project_labels(project: Any, include_predictions: bool) -> dict[str, tuple[Path, Path]]:
+    """``stem -> (image path, label PNG)`` of the project's human labels; with
+    ``include_predictions`` also the predictions of images without a human label."""
     out = {}
     for image in project.images:
         label = project.label_path(image.name)
@@ -132,7 +141,7 @@ def run_export(args: argparse.Namespace) -> int:
         project = open_project(root, read_only=True)
     except (ProjectError, OSError) as exc:
         return _fail(f"cannot open the project: {exc}")
-    masks = _project_labels(project, args.include_predictions)
+    masks = project_labels(project, args.include_predictions)
     try:
         notes = write_format(args.fmt, masks, project.classes, args.out, project.image_folder)
     except (OSError, ValueError) as exc:

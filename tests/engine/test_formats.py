@@ -298,3 +298,25 @@ def test_cli_export_without_project_fails_cleanly(tmp_path: Path,
     assert _cli("export", "--project", str(tmp_path), "--format", "coco",
                 "--out", str(tmp_path / "o")) == 1
     assert "no DistillFSS project" in capsys.readouterr().err
+
+
+def test_count_instances_and_write_format_reports_each_sample(tmp_path: Path) -> None:
+    from engine.formats import count_instances
+    from engine.formats._geometry import instances
+    from engine.formats.cli import write_format
+    from engine.io import write_png_atomic
+
+    labels = np.zeros((40, 50), np.uint8)
+    labels[2:8, 2:8] = 1
+    labels[20:30, 20:30] = 1
+    labels[23:26, 23:26] = 0  # a hole: still one object
+    labels[10:15, 30:45] = 2
+    assert count_instances(labels) == len(instances(labels)) == 3
+    masks = {}
+    for stem in ("a", "b"):
+        write_png_atomic(tmp_path / f"{stem}.png", labels)
+        masks[stem] = (None, tmp_path / f"{stem}.png")
+    seen: list[str] = []
+    notes = write_format("coco", masks, {1: "x", 2: "y"}, tmp_path / "out",
+                         on_sample=lambda s: seen.append(s.stem))
+    assert notes == [] and seen == ["a", "b"]
