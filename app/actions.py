@@ -16,6 +16,8 @@ class Actions:
 
     open_folder: QAction
     open_demo: QAction
+    export_labels: QAction
+    import_labels: QAction
     quit: QAction
     undo: QAction
     redo: QAction
@@ -39,12 +41,17 @@ class Actions:
     review_next: QAction
     accept: QAction
     toggle_support: QAction
+    unreview: QAction
     cancel_job: QAction
 
 
 _SPECS: dict[str, tuple[str, list[str], str]] = {
     "open_folder": ("&Open folder…", ["Ctrl+O"], "Open a folder of images"),
     "open_demo": ("Open &demo images", [], "Copy the bundled nuclei images and open them"),
+    "export_labels": ("&Export…", ["Ctrl+E"],
+                      "Write the labels as PNG, COCO, YOLO-seg or labelme files"),
+    "import_labels": ("&Import…", ["Ctrl+I"],
+                      "Bring labels from COCO, YOLO-seg, labelme or PNG files in as examples"),
     "quit": ("&Quit", ["Ctrl+Q"], ""),
     "undo": ("&Undo", ["Ctrl+Z"], "Undo the last stroke on this image"),
     "redo": ("&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo"),
@@ -59,7 +66,9 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "zoom_in": ("Zoom &in", ["Ctrl++", "Ctrl+="], ""),
     "zoom_out": ("Zoom &out", ["Ctrl+-"], ""),
     "show_predictions": ("Show &prediction", ["P"], "Show the model's output, not your labels"),
-    "low_confidence": ("Show &low confidence", ["C"], "Mark pixels the model is unsure about"),
+    "low_confidence": ("Show &low confidence", ["C"],
+                       "Yellow marks the pixels where the model's confidence is below 60 % "
+                       "(its own estimate: confidently wrong pixels are not marked)"),
     "next_image": ("&Next image", ["PgDown", "D"], ""),
     "previous_image": ("&Previous image", ["PgUp", "A"], ""),
     "learn": ("&Learn class", ["Ctrl+L"], "Learn from the painted examples"),
@@ -70,6 +79,8 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "review_next": ("&Review next", ["N"], "Go to the least confident prediction"),
     "accept": ("&Accept", ["Return", "Enter"], "Keep this prediction as the human label"),
     "toggle_support": ("Use as &example", ["S"], "Add or remove this image as an example"),
+    "unreview": ("Mark as &not reviewed", [],
+                 "Back to the model's prediction: the image is predicted again"),
     "cancel_job": ("&Cancel job", ["Escape"], "Stop learning or auto-labelling"),
 }
 
@@ -103,13 +114,14 @@ def build_actions(window: QMainWindow) -> Actions:
 def _build_menus(window: QMainWindow, a: Actions) -> None:
     bar = window.menuBar()
     menus: list[tuple[str, list[QAction | None]]] = [
-        ("&File", [a.open_folder, a.open_demo, None, a.quit]),
+        ("&File", [a.open_folder, a.open_demo, None, a.export_labels, a.import_labels, None,
+                   a.quit]),
         ("&Edit", [a.undo, a.redo]),
         ("&Tools", [a.brush, a.eraser, a.fill, a.lasso, None, a.bigger, a.smaller]),
         ("&View", [a.fit, a.actual, a.zoom_in, a.zoom_out, None, a.show_predictions,
                    a.low_confidence, None, a.next_image, a.previous_image]),
         ("&Model", [a.learn, a.auto_label, a.flip_average, None, a.review_next, a.accept,
-                    a.toggle_support, None, a.cancel_job]),
+                    a.toggle_support, a.unreview, None, a.cancel_job]),
     ]
     for title, items in menus:
         menu: QMenu = bar.addMenu(title)

@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -68,6 +69,7 @@ class MaskCanvas(QGraphicsView):
         self.setBackgroundBrush(QColor(32, 33, 36))
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)  # the window's menu
         self._build_items()
         self.document: MaskDocument | None = None
         self.tool = Tool.BRUSH
@@ -78,6 +80,8 @@ class MaskCanvas(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._space_down = False
         self._showing_predictions = False
+        self._display: np.ndarray | None = None  # the RGB the pixmap is made from
+        self._contrast = (0, 255)
 
     def _build_items(self) -> None:
         scene = self.scene()
@@ -105,6 +109,7 @@ class MaskCanvas(QGraphicsView):
     def set_image(self, rgb: np.ndarray | None, message: str = "") -> None:
         """Show ``rgb`` ((H, W, 3) uint8); None shows ``message`` as a placeholder."""
         if rgb is None:
+            self._display = None
             self._image_item.setPixmap(QPixmap())
             self._message_item.setText(message)
             self._message_item.setVisible(True)
@@ -120,9 +125,31 @@ class MaskCanvas(QGraphicsView):
             scale = max(h, w) / MAX_DISPLAY_SIDE
             size = (max(1, round(w / scale)), max(1, round(h / scale)))
             shown = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(shown)))
+        self._display = shown
+        self._refresh_pixmap()
         self._image_item.setScale(w / shown.shape[1])
         self.scene().setSceneRect(QRectF(0, 0, w, h))
+
+    def set_contrast(self, low: int, high: int) -> None:
+        """Show grey values ``low..high`` over the full range (display only: the image
+        arrays and files are untouched)."""
+        if (low, high) != self._contrast:
+            self._contrast = (int(low), int(high))
+            self._refresh_pixmap()
+
+    def _refresh_pixmap(self) -> None:
+        if self._display is None:
+            return
+        shown = self._display
+        if self._contrast != (0, 255):
+            from app.contrast import contrast_lut
+
+            shown = contrast_lut(*self._contrast)[shown]  # a new array: the image stays
+        self._image_item.setPixmap(QPixmap.fromImage(rgb_to_qimage(shown)))
+
+    def displayed_image(self) -> QImage:
+        """The picture on screen (with the contrast applied), for tests and checks."""
+        return self._image_item.pixmap().toImage()
 
     def set_document(self, document: MaskDocument | None) -> None:
         """Edit and show ``document`` (the human labels of the current image).
@@ -328,7 +355,7 @@ class MaskCanvas(QGraphicsView):
         self._lasso_item.setPath(path)
 
     def _move_cursor(self, pos: tuple[float, float]) -> None:
-        r = self.brush_radius
+        r = self.brush_radius + 0.5  # the document paints 2 r + 1 pixels across
         show = self.tool in (Tool.BRUSH, Tool.ERASER) and self.document is not None
         self._cursor_item.setVisible(show)
         if show:

@@ -9,6 +9,7 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QSize,
     QSortFilterProxyModel,
@@ -37,7 +38,16 @@ STATE_COLORS = {
     ImageState.PREDICTED: QColor(230, 140, 20),
     ImageState.REVIEWED: QColor(40, 170, 80),
 }
+# One word for the images a class is learned from, everywhere in the UI: "example".
+STATE_NAMES = {ImageState.UNLABELLED: "unlabelled", ImageState.SUPPORT: "example",
+               ImageState.PREDICTED: "predicted", ImageState.REVIEWED: "reviewed"}
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+def count_text(state: ImageState, n: int) -> str:
+    """'3 examples', '1 example', '2 predicted'."""
+    plural = "s" if state == ImageState.SUPPORT and n != 1 else ""
+    return f"{n} {STATE_NAMES[state]}{plural}"
 
 
 @dataclass
@@ -78,7 +88,8 @@ class ImageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._pixmap(entry)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{entry.name}\n{entry.state.value}" + (f"\n{entry.error}" if entry.error else "")
+            return f"{entry.name}\n{STATE_NAMES[entry.state]}" + (
+                f"\n{entry.error}" if entry.error else "")
         if role == STATE_ROLE:
             return entry.state.value
         return None
@@ -169,7 +180,7 @@ class _BadgeDelegate(QStyledItemDelegate):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.drawRoundedRect(badge, 9, 9)
         painter.setPen(QColor(255, 255, 255))
-        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, state.value)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, STATE_NAMES[state])
         painter.restore()
 
 
@@ -196,6 +207,7 @@ class ImageListPanel(QWidget):
     """List of the folder's images; emits the chosen image's name."""
 
     image_selected = Signal(str)
+    menu_requested = Signal(str, QPoint)  # image name, global position (right click)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -205,13 +217,16 @@ class ImageListPanel(QWidget):
         self.filter_box = QComboBox()
         self.filter_box.addItem("All images", None)
         for state in ImageState:
-            self.filter_box.addItem(state.value.capitalize(), state.value)
+            label = "Examples" if state == ImageState.SUPPORT else STATE_NAMES[state].capitalize()
+            self.filter_box.addItem(label, state.value)
         self.filter_box.currentIndexChanged.connect(self._on_filter_changed)
         self.view = QListView()
         self.view.setModel(self._proxy)
         self.view.setItemDelegate(_BadgeDelegate(self.view))
         self.view.setUniformItemSizes(True)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._on_view_menu)
         self.counts_label = QLabel()
         self.counts_label.setWordWrap(True)
         self.setMinimumWidth(250)
@@ -222,8 +237,8 @@ class ImageListPanel(QWidget):
 
     def set_counts(self, counts: dict[ImageState, int]) -> None:
         """Show how many images are in each state."""
-        parts = [f"<span style='color:{STATE_COLORS[s].name()}'>&#9679;</span> {counts[s]} {s.value}"
-                 for s in ImageState]
+        parts = [f"<span style='color:{STATE_COLORS[s].name()}'>&#9679;</span> "
+                 f"{count_text(s, counts[s])}" for s in ImageState]
         self.counts_label.setText("&nbsp;&nbsp;".join(parts[:2]) + "<br>"
                                   + "&nbsp;&nbsp;".join(parts[2:]))
         self._proxy.invalidate()
@@ -248,6 +263,11 @@ class ImageListPanel(QWidget):
         row = self.view.currentIndex().row()
         row = 0 if row < 0 else min(count - 1, max(0, row + delta))
         return str(self._proxy.index(row, 0).data())
+
+    def _on_view_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if index.isValid():
+            self.menu_requested.emit(str(index.data()), self.view.viewport().mapToGlobal(pos))
 
     def _on_filter_changed(self) -> None:
         self._proxy.state = self.filter_box.currentData()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -58,9 +59,21 @@ class JobPanel(QWidget):
         layout.addWidget(self.progress)
         layout.addWidget(self.detail)
         layout.addWidget(self.cancel_button)
-        layout.addWidget(self.model_label)
-        layout.addStretch(1)
+        layout.addWidget(self._scrolling(self.model_label), 1)
         self.set_idle("")
+
+    @staticmethod
+    def _scrolling(label: QLabel) -> QScrollArea:
+        """``label`` word-wrapped in a vertical scroll area: a long estimate scrolls instead
+        of widening the dock or being clipped."""
+        label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        area = QScrollArea()
+        area.setWidget(label)
+        area.setWidgetResizable(True)
+        area.setFrameShape(QScrollArea.Shape.NoFrame)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setMinimumHeight(60)
+        return area
 
     def set_busy(self, title: str) -> None:
         """A job started: show the progress area and Cancel."""

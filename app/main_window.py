@@ -4,33 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QDockWidget,
-    QFileDialog,
-    QMainWindow,
-    QMessageBox,
-    QWidget,
-)
+from PySide6.QtCore import QByteArray, QPoint, QSettings, Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
 
 from app.actions import TOOL_ACTIONS, build_actions
 from app.canvas import MaskCanvas, Tool
 from app.classes_panel import ClassesPanel
+from app.contrast import ContrastPanel
 from app.current import CurrentImage
 from app.image_list import ImageListPanel
 from app.image_loader import ImageLoader
 from app.job_panel import JobPanel
 from app.model_controller import ModelController
+from app.review import STATE_TEXT, Review
 from app.save_guard import SaveGuard
 from app.saver import Saver
 from app.settings import AppSettings, load_settings, save_settings
 from app.thumb_loader import ThumbnailLoader
-from app.toolbar import build_status_bar, build_toolbar
-from engine.project import ImageState, Project, ProjectDirNotWritable, ProjectError
+from app.toolbar import build_status_bar, build_toolbar, initial_size
+from app.window_projects import ProjectsMixin
+from engine.project import ImageState, Project
+
+MIN_SCREEN_SHARE = 0.85  # the first window covers this share of the available screen
 
 
-class MainWindow(QMainWindow):
+class MainWindow(ProjectsMixin, QMainWindow):
     """DistillFSS Studio."""
 
     def __init__(self, settings: AppSettings | None = None) -> None:
@@ -46,6 +45,7 @@ class MainWindow(QMainWindow):
         self.image_panel = ImageListPanel()
         self.classes_panel = ClassesPanel()
         self.job_panel = JobPanel()
+        self.contrast = ContrastPanel()
         self._add_docks()
         self.actions_ = build_actions(self)
         self.brush_size, self.opacity = build_toolbar(self)
@@ -54,7 +54,9 @@ class MainWindow(QMainWindow):
         self.loader = ImageLoader(self)
         self.loader.loaded.connect(self._install)
         self.model = ModelController(self)
+        self.review = Review(self)
         self._connect()
+        self._connect_panels()
         self.save_guard = SaveGuard(self)
         self._apply_settings()
         self._restore_layout()
@@ -65,7 +67,8 @@ class MainWindow(QMainWindow):
         areas = Qt.DockWidgetArea
         for title, widget, area in (("Images", self.image_panel, areas.LeftDockWidgetArea),
                                     ("Classes", self.classes_panel, areas.RightDockWidgetArea),
-                                    ("Model", self.job_panel, areas.RightDockWidgetArea)):
+                                    ("Model", self.job_panel, areas.RightDockWidgetArea),
+                                    ("Display", self.contrast, areas.RightDockWidgetArea)):
             dock = QDockWidget(title, self)
             dock.setObjectName(f"dock_{title.lower()}")
             dock.setWidget(widget)
@@ -75,15 +78,18 @@ class MainWindow(QMainWindow):
         a, c = self.actions_, self.canvas
         a.open_folder.triggered.connect(lambda: self.open_folder(None))
         a.open_demo.triggered.connect(self.open_demo)
+        a.export_labels.triggered.connect(self.show_export)
+        a.import_labels.triggered.connect(self.show_import)
         a.quit.triggered.connect(self.close)
         a.undo.triggered.connect(lambda: self._history(undo=True))
         a.redo.triggered.connect(lambda: self._history(undo=False))
+        a.unreview.triggered.connect(self.review.unreview_current)
         for name, tool in TOOL_ACTIONS.items():
             getattr(a, name).triggered.connect(lambda _=False, t=tool: self.set_tool(t))
         a.bigger.triggered.connect(lambda: self.brush_size.setValue(
-            max(self.brush_size.value() + 1, int(self.brush_size.value() * 1.25))))
+            max(self.brush_size.value() + 2, int(self.brush_size.value() * 1.25))))
         a.smaller.triggered.connect(lambda: self.brush_size.setValue(
-            min(self.brush_size.value() - 1, int(self.brush_size.value() / 1.25))))
+            min(self.brush_size.value() - 2, int(self.brush_size.value() / 1.25))))
         a.fit.triggered.connect(c.fit)
         a.actual.triggered.connect(c.actual_size)
         a.zoom_in.triggered.connect(lambda: c.zoom_by(1.25))
@@ -94,11 +100,18 @@ class MainWindow(QMainWindow):
         a.flip_average.toggled.connect(self._on_flip_average_toggled)
         a.next_image.triggered.connect(lambda: self.step_image(1))
         a.previous_image.triggered.connect(lambda: self.step_image(-1))
+
+    def _connect_panels(self) -> None:
+        c = self.canvas
         self.brush_size.valueChanged.connect(self._on_brush_size_changed)
         self.opacity.valueChanged.connect(self._on_opacity_changed)
+        self.contrast.limits_changed.connect(c.set_contrast)
         c.stroke_finished.connect(self._on_stroke_finished)
         c.cursor_moved.connect(self._on_cursor_moved)
+        c.customContextMenuRequested.connect(lambda pos: self.review.show_menu(
+            self.current.name if self.current else None, c.mapToGlobal(pos)))
         self.image_panel.image_selected.connect(self.show_image)
+        self.image_panel.menu_requested.connect(self.review.show_menu)
         self.classes_panel.active_class_changed.connect(self._on_active_class_changed)
         self.classes_panel.classes_changed.connect(self._on_classes_changed)
         self.classes_panel.class_about_to_be_deleted.connect(self._on_class_deleting)
@@ -110,13 +123,16 @@ class MainWindow(QMainWindow):
 
     def _apply_settings(self) -> None:
         s = self.settings
-        self.brush_size.setValue(s.brush_radius)
         self.opacity.setValue(round(s.overlay_opacity * 100))
         self._on_opacity_changed(self.opacity.value())
         tool = Tool(s.tool) if s.tool in Tool._value2member_map_ else Tool.BRUSH
         getattr(self.actions_, tool.value).setChecked(True)
         self.set_tool(tool)
         self.actions_.low_confidence.setChecked(s.show_low_confidence)
+        self.actions_.low_confidence.setToolTip(
+            f"Yellow: pixels where the model's confidence is below "
+            f"{s.low_confidence_threshold * 100:.0f} % (C). The model's own estimate: pixels "
+            "it is sure of but gets wrong are not marked.")
         self.actions_.flip_average.setChecked(s.flip_average)
 
     def _restore_layout(self) -> None:
@@ -124,106 +140,24 @@ class MainWindow(QMainWindow):
         geometry, state = qs.value("geometry"), qs.value("window_state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 860)
+        screen = self.screen().availableGeometry()
+        if not isinstance(geometry, QByteArray) or self.width() < 0.8 * screen.width():
+            size = initial_size(screen.size(), MIN_SCREEN_SHARE)  # first start, or too small
+            self.resize(size)
+            self.move(screen.center() - QPoint(size.width() // 2, size.height() // 2))
         if isinstance(state, QByteArray):
             self.restoreState(state)
 
-    # -- projects --------------------------------------------------------------------------
-    def open_folder(self, folder: str | Path | None) -> bool:
-        """Open the project of ``folder`` (asks for a folder when None); False on failure."""
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
-            if not folder:
-                return False
-        if (self.project is not None
-                and Path(folder).resolve() == self.project.image_folder.resolve()):
-            return True  # already open (opening it again would find our own lock: read-only)
-        if not self.may_discard_unsaved():
-            return False
-        project = self._open_project(Path(folder))
-        if project is None:
-            return False
-        self.close_project()
-        self.project = project
-        self.settings.add_recent(str(project.image_folder))
-        save_settings(self.settings)
-        self._refresh_recent()
-        self._show_project()
-        return True
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # Shortcuts need an active window and keys the canvas: without a window manager
+        # (Xvfb, some remote desktops) nothing activates a new window on its own.
+        QTimer.singleShot(0, self._take_focus)
 
-    def _open_project(self, folder: Path) -> Project | None:
-        chosen = self.settings.project_dirs.get(str(folder.resolve()))
-        try:
-            try:
-                return Project.open(folder, chosen)
-            except ProjectDirNotWritable:
-                target = QFileDialog.getExistingDirectory(
-                    self, "The image folder is read-only: choose where to keep the labels")
-                if not target:
-                    return Project.open(folder, read_only=True)
-                # the choice of place is remembered only once a project opens there
-                project = Project.open(folder, target)
-                self.settings.project_dirs[str(folder.resolve())] = target
-                return project
-        except (OSError, ProjectError) as exc:  # also when the chosen place fails
-            QMessageBox.warning(self, "Cannot open folder", str(exc))
-            return None
-
-    def _show_project(self) -> None:
-        project = self.project
-        if project is None:
-            return
-        suffix = " (read-only)" if project.read_only else ""
-        self.setWindowTitle(f"{project.image_folder.name}{suffix} – DistillFSS Studio")
-        for warning in project.warnings:
-            QMessageBox.warning(self, "Project", warning)
-        self.classes_panel.set_project(project)
-        self.image_panel.model.reset([(p.name, project.state(p.name)) for p in project.images])
-        self.image_panel.set_counts(project.counts())
-        self.thumbs.load(project)
-        self.model.project_opened(project)
-        if not project.images:
-            self.current = None
-            self.canvas.set_document(None)
-            self.canvas.set_image(None, f"No images in {project.image_folder}\n"
-                                        "(PNG, JPEG, TIFF, BMP and WebP files are listed).")
-            return
-        self.image_panel.select(project.images[0].name)
-
-    def close_project(self) -> None:
-        """Save everything, stop jobs, release the project."""
-        self.loader.stop()
-        self.thumbs.stop()
-        self.model.stop_all()
-        self.save_current()
-        self.report(self.saver.flush())
-        self.saver.unsaved.clear()  # they belong to this project (the user was asked)
-        if self.project is not None:
-            try:
-                self.project.close()  # releases the lock even when saving fails
-            except OSError as exc:
-                QMessageBox.warning(self, "Project", f"Could not save the project file: {exc}\n"
-                                    "The label images are saved; image states may be stale.")
-        self.project, self.current = None, None
-
-    def open_demo(self) -> None:
-        """Copy the bundled demo images to a writable place and open them."""
-        from app.demo import copy_demo
-
-        try:
-            folder = copy_demo()
-        except OSError as exc:
-            QMessageBox.warning(self, "Demo images", f"Could not copy the demo images: {exc}")
-            return
-        self.open_folder(folder)
-
-    def _refresh_recent(self) -> None:
-        menu = self.recent_menu  # type: ignore[attr-defined]
-        menu.clear()
-        for folder in self.settings.recent_folders:
-            menu.addAction(folder, lambda f=folder: self.open_folder(f))
-        menu.setEnabled(bool(self.settings.recent_folders))
+    def _take_focus(self) -> None:
+        if self.isVisible() and QApplication.activeModalWidget() is None:
+            self.activateWindow()
+            self.canvas.setFocus()
 
     # -- images ------------------------------------------------------------------------------
     def show_image(self, name: str) -> None:
@@ -250,10 +184,13 @@ class MainWindow(QMainWindow):
         self.canvas.set_image(cur.rgb, f"Cannot show {cur.name}\n\n{cur.error}")
         self.canvas.set_prediction(cur.prediction)
         self.canvas.set_confidence(None, self.settings.low_confidence_threshold)
+        self.contrast.image_shown(cur.rgb)
         self.canvas.fit()
         self.image_panel.select(cur.name)
         self.model.image_shown(cur)
         self._update_support_action()
+        if self.project is not None:  # reopening the folder comes back here
+            self.settings.last_images[str(self.project.image_folder)] = cur.name
 
     def step_image(self, delta: int) -> None:
         """Go to the next (1) or previous (-1) image of the filtered list."""
@@ -277,25 +214,37 @@ class MainWindow(QMainWindow):
             self._update_support_action()
 
     def _update_support_action(self) -> None:
-        is_support = (self.project is not None and self.current is not None
-                      and self.project.state(self.current.name) == ImageState.SUPPORT)
+        state = (self.project.state(self.current.name)
+                 if self.project is not None and self.current is not None else None)
         self.actions_.toggle_support.setText(
-            "Remove from examples" if is_support else "Use as example")
+            "Remove from examples" if state == ImageState.SUPPORT else "Use as example")
         self.job_panel.support_button.setText(self.actions_.toggle_support.text())
+        self.actions_.unreview.setEnabled(
+            self.current is not None and self.review.can_unreview(self.current.name))
+        self.state_label.setText(STATE_TEXT[state] if state is not None else "")
 
     # -- slots --------------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
-        """Choose the tool the left mouse button uses."""
+        """Choose the tool the left mouse button uses; the size box shows its size."""
         self.canvas.tool = tool
         self.settings.tool = tool.value
+        eraser = tool == Tool.ERASER
+        size = self.settings.eraser_size if eraser else self.settings.brush_size
+        self.brush_size.setToolTip(f"{'Eraser' if eraser else 'Brush'} diameter in image "
+                                   "pixels ([ and ])")
+        self.brush_size.setValue(size)
+        self._on_brush_size_changed(self.brush_size.value())
 
     def _history(self, undo: bool) -> None:
-        doc = self.canvas.document
-        if doc is not None and (doc.undo() if undo else doc.redo()) is not None:
-            self._on_stroke_finished()
+        if self.review.history(undo):
+            self.refresh_thumbnail_overlay()
 
     def _on_stroke_finished(self) -> None:
-        self.save_current()  # saved per stroke, off the main thread: a crash loses one stroke
+        self.review.stroke_finished()
+        self.refresh_thumbnail_overlay()
+
+    def refresh_thumbnail_overlay(self) -> None:
+        """Tint the current image's thumbnail with its labels."""
         if self.current is not None and self.project is not None:
             labels = self.current.document.labels if self.current.document else None
             shape = self.image_panel.model.thumb_shape(self.current.name)
@@ -311,8 +260,14 @@ class MainWindow(QMainWindow):
         self.position_label.setText(f"{where}   {what}   zoom {self.canvas.zoom * 100:.0f} %")
 
     def _on_brush_size_changed(self, value: int) -> None:
-        self.canvas.brush_radius = value
-        self.settings.brush_radius = value
+        if value % 2 == 0:  # a disc centred on a pixel is an odd number of pixels wide
+            self.brush_size.setValue(value + 1)
+            return
+        self.canvas.brush_radius = (value - 1) / 2  # the document paints 2 r + 1 pixels
+        if self.canvas.tool == Tool.ERASER:
+            self.settings.eraser_size = value
+        else:
+            self.settings.brush_size = value
 
     def _on_opacity_changed(self, value: int) -> None:
         self.canvas.set_opacity(value / 100.0)
@@ -386,6 +341,24 @@ class MainWindow(QMainWindow):
         qs.setValue("geometry", self.saveGeometry())
         qs.setValue("window_state", self.saveState())
         super().closeEvent(event)
+
+    def show_export(self) -> None:
+        """File > Export…: the export dialog (non-modal; the export runs in a worker)."""
+        from app.export_dialog import ExportDialog
+
+        if self.project is None:
+            return
+        self.export_dialog = ExportDialog(self)
+        self.export_dialog.show()
+
+    def show_import(self) -> None:
+        """File > Import…: the import dialog (window-modal while it runs)."""
+        from app.import_dialog import ImportDialog
+
+        if self.project is None:
+            return
+        self.import_dialog = ImportDialog(self)
+        self.import_dialog.show()
 
     def central(self) -> QWidget:
         """The canvas (for tests and screenshots)."""

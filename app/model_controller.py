@@ -333,6 +333,8 @@ class ModelController(QObject):
             return
         if project.state(cur.name) == ImageState.UNLABELLED and not cur.document.labels.any():
             return  # nothing to accept
+        if not self.w.review.may_accept(cur.name):
+            return  # an unsure prediction, and the user chose to look again
         # Accepting keeps the labels; an example stays an example (it was demoted).
         keep = project.state(cur.name) == ImageState.SUPPORT
         cur.save(project, self.w.saver, ImageState.SUPPORT if keep else ImageState.REVIEWED)

@@ -26,13 +26,18 @@ class AppSettings:
     recent_folders: list[str] = field(default_factory=list)
     # image folder -> project folder chosen by the user (when the image folder is read-only)
     project_dirs: dict[str, str] = field(default_factory=dict)
-    brush_radius: int = 12
+    brush_size: int = 25   # diameter painted, pixels (odd: a disc centred on a pixel)
+    eraser_size: int = 25  # the eraser keeps its own size
     overlay_opacity: float = 0.5
     tool: str = "brush"
     show_low_confidence: bool = False
     low_confidence_threshold: float = 0.6
     flip_average: bool = False  # predictions averaged over the mirror images (~3x slower)
     offered_demo: bool = False
+    # Accepting an uncorrected prediction less sure than this asks first (the score is in
+    # [0.5, 1], see engine.predict.Prediction.confidence_score).
+    confirm_accept_below: float = 0.65
+    last_images: dict[str, str] = field(default_factory=dict)  # image folder -> last image
 
     def add_recent(self, folder: str) -> None:
         """Put ``folder`` first in the recent list."""

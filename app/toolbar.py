@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QLabel, QSlider, QSpinBox
 
 if TYPE_CHECKING:
@@ -15,20 +15,27 @@ def build_toolbar(window: MainWindow) -> tuple[QSpinBox, QSlider]:
     """Add the tool bar to ``window`` (its ``actions_`` must exist); returns the brush-size
     spin box and the overlay-opacity slider."""
     a = window.actions_
+    for action, short in ((a.open_folder, "Open"), (a.show_predictions, "Prediction"),
+                          (a.low_confidence, "Unsure"), (a.fit, "Fit"), (a.actual, "100 %")):
+        action.setIconText(short)  # tool buttons show this: the whole bar fits 1600 px
     bar = window.addToolBar("Tools")
     bar.setObjectName("toolbar_tools")
     for action in (a.open_folder, None, a.brush, a.eraser, a.fill, a.lasso, None):
         bar.addSeparator() if action is None else bar.addAction(action)
     brush_size = QSpinBox()
-    brush_size.setRange(1, 500)
+    brush_size.setRange(1, 999)
+    brush_size.setSingleStep(2)  # odd diameters: a disc centred on a pixel
     brush_size.setSuffix(" px")
-    brush_size.setToolTip("Brush radius ([ and ])")
+    brush_size.setToolTip("Brush diameter in image pixels ([ and ])")
+    # Typing a number stays possible after a click; keys go to the canvas otherwise.
+    brush_size.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
     bar.addWidget(QLabel(" Size "))
     bar.addWidget(brush_size)
     opacity = QSlider(Qt.Orientation.Horizontal)
     opacity.setRange(0, 100)
     opacity.setFixedWidth(110)
     opacity.setToolTip("Overlay opacity")
+    opacity.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
     bar.addWidget(QLabel("  Opacity "))
     bar.addWidget(opacity)
     bar.addSeparator()
@@ -39,10 +46,18 @@ def build_toolbar(window: MainWindow) -> tuple[QSpinBox, QSlider]:
 
 
 def build_status_bar(window: MainWindow) -> tuple[QLabel, QLabel, QLabel]:
-    """Add the status bar's labels: (cursor position, model status, device)."""
+    """Add the status bar's labels: (cursor position, model status, device) and the shown
+    image's state (``window.state_label``)."""
     position, model_status, device = QLabel(), QLabel("No model"), QLabel("Device: –")
+    window.state_label = QLabel()  # what the shown image's state means, in words
     bar = window.statusBar()
     bar.addWidget(position, 1)
+    bar.addWidget(window.state_label, 2)
     bar.addPermanentWidget(model_status)
     bar.addPermanentWidget(device)
     return position, model_status, device
+
+
+def initial_size(available: QSize, share: float) -> QSize:
+    """The first window's size: ``share`` of the available screen in each direction."""
+    return QSize(round(available.width() * share), round(available.height() * share))

@@ -52,7 +52,9 @@ def test_paint_autosave_on_switch_and_reopen(qtbot: QtBot, folder: Path) -> None
     assert again.project is not None
     assert again.project.state("img00.png") == ImageState.SUPPORT
     assert np.array_equal(again.project.load_label("img00.png"), painted)
-    assert again.current is not None and np.array_equal(again.current.document.labels, painted)  # type: ignore[union-attr]
+    assert again.current is not None and again.current.name == "img01.png"  # the last one shown
+    again.show_image("img00.png")
+    assert np.array_equal(again.current.document.labels, painted)  # type: ignore[union-attr]
     close_window(qtbot, again)
 
 
@@ -85,7 +87,7 @@ def test_undoing_every_stroke_on_an_unlabelled_image_unmakes_the_example(
     window.saver.flush()
     assert project.state("img00.png") == ImageState.UNLABELLED
     assert project.load_label("img00.png") is None  # no empty example left for Learn
-    assert "0 support" in window.image_panel.counts_label.text()
+    assert "0 examples" in window.image_panel.counts_label.text()
     close_window(qtbot, window)
 
 
@@ -94,7 +96,7 @@ def test_list_counts_filter_and_navigation(qtbot: QtBot, folder: Path) -> None:
     panel = window.image_panel
     qtbot.waitUntil(lambda: panel.model.thumb_shape("img03.png") is not None)
     drag(window.canvas, [(30, 30)])
-    assert "1 support" in panel.counts_label.text()
+    assert "1 example" in panel.counts_label.text()
     assert "3 unlabelled" in panel.counts_label.text()
     panel.filter_box.setCurrentIndex(panel.filter_box.findData("support"))
     assert panel.view.model().rowCount() == 1
@@ -227,12 +229,12 @@ def test_settings_and_recent_folders_persist(qtbot: QtBot, folder: Path,
     window.opacity.setValue(70)
     close_window(qtbot, window)
     data = json.loads((_isolated_settings / "settings.json").read_text())
-    assert data["brush_radius"] == 33 and "tool" not in data  # sparse: defaults left out
+    assert data["brush_size"] == 33 and "tool" not in data  # sparse: defaults left out
     settings = load_settings()
     assert settings.recent_folders == [str(folder.resolve())]
     again = MainWindow()
     qtbot.addWidget(again)
-    assert again.brush_size.value() == 33 and again.canvas.brush_radius == 33
+    assert again.brush_size.value() == 33 and again.canvas.brush_radius == 16  # 2 r + 1 = 33
     again.close()
 
 
