@@ -141,8 +141,8 @@ class MainWindow(ProjectsMixin, QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         screen = self.screen().availableGeometry()
-        if not isinstance(geometry, QByteArray) or self.width() < 0.8 * screen.width():
-            size = initial_size(screen.size(), MIN_SCREEN_SHARE)  # first start, or too small
+        if not isinstance(geometry, QByteArray) or not screen.contains(self.geometry()):
+            size = initial_size(screen.size(), MIN_SCREEN_SHARE)  # first start, or off screen
             self.resize(size)
             self.move(screen.center() - QPoint(size.width() // 2, size.height() // 2))
         if isinstance(state, QByteArray):
