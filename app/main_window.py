@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
+from superqt.utils import qthrottled
 
 from app.actions import TOOL_ACTIONS, build_actions
 from app.canvas import MaskCanvas, Tool
@@ -105,7 +106,9 @@ class MainWindow(ProjectsMixin, QMainWindow):
         c = self.canvas
         self.brush_size.valueChanged.connect(self._on_brush_size_changed)
         self.opacity.valueChanged.connect(self._on_opacity_changed)
-        self.contrast.limits_changed.connect(c.set_contrast)
+        # Re-mapping a large image takes tens of ms: follow a dragged slider at most 25x/s.
+        self._set_contrast = qthrottled(c.set_contrast, timeout=40, parent=self)
+        self.contrast.limits_changed.connect(self._set_contrast)
         c.stroke_finished.connect(self._on_stroke_finished)
         c.cursor_moved.connect(self._on_cursor_moved)
         c.customContextMenuRequested.connect(lambda pos: self.review.show_menu(

@@ -69,7 +69,7 @@ def test_contrast_is_display_only(qtbot: QtBot, folder: Path,
     assert seen and np.array_equal(seen[-1], rgb)
     window.contrast.reset.click()
     assert window.contrast.limits == (0, 255) and not window.contrast.auto.isChecked()
-    assert window.canvas.displayed_image().pixelColor(5, 5).red() == plain
+    qtbot.waitUntil(lambda: window.canvas.displayed_image().pixelColor(5, 5).red() == plain)
     window.close()
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.glob("*.png")}
     assert after == before
