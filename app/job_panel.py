@@ -71,7 +71,7 @@ class JobPanel(QWidget):
         area.setWidget(label)
         area.setWidgetResizable(True)
         area.setFrameShape(QScrollArea.Shape.NoFrame)
-        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)  # last resort
         area.setMinimumHeight(60)
         return area
 
@@ -120,8 +120,8 @@ class JobPanel(QWidget):
                 lines.append(", ".join(f"{k} {v * 100:.0f} %" for k, v in per_class.items()))
         lines.append(verdict(miou, per_support))
         cover = coverage(per_support, support_names) if miou is not None else None
-        if cover:
-            lines.append(html.escape(cover))
+        if cover:  # file names may break after "_" (else one long name widens the panel)
+            lines.append(html.escape(cover).replace("_", "_&#8203;"))
         if miou is not None:
             lines.append(f"<small>{CAVEAT}</small>")
         self.model_label.setText("<br>".join(lines))

@@ -130,8 +130,9 @@ def test_model_panel_keeps_its_width_and_scrolls_the_estimate(qtbot: QtBot,
     dock = window.job_panel.parentWidget()
     qtbot.waitUntil(lambda: dock.width() > 0)
     width = dock.width()
-    long = [0.2, None] + [0.9] * 30
-    names = [f"a-rather-long-example-file-name-{i:03d}.png" for i in range(len(long))]
+    long = [0.2, 0.1] + [0.9] * 3  # the weak examples are named: long unbreakable words
+    names = [f"microscopy_slide_{i:03d}_channel_dapi_field_of_view_0001.tif"
+             for i in range(len(long))]
     window.job_panel.set_model("model-20260101-120000.dfss", 0.61, {"a": 0.6, "b": 0.62},
                                long, names)
     QApplication.processEvents()
