@@ -177,7 +177,9 @@ class _BadgeDelegate(QStyledItemDelegate):
         badge = QRect(text_x, rect.y() + 32, 84, 18)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setBrush(STATE_COLORS[state])
-        painter.setPen(Qt.PenStyle.NoPen)
+        selected = option.state & QStyle.StateFlag.State_Selected  # type: ignore[attr-defined]
+        # a white rim keeps the blue "example" pill visible on the blue selection
+        painter.setPen(QColor(255, 255, 255) if selected else Qt.PenStyle.NoPen)
         painter.drawRoundedRect(badge, 9, 9)
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, STATE_NAMES[state])
