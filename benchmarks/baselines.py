@@ -1,7 +1,11 @@
-"""Simple baselines on the same frozen Lite0 features: masked-average prototype, linear probe.
+"""Simple baselines: masked-average prototype and linear probe on the frozen Lite0 features,
+and a random forest on the filter bank (what ilastik does).
 
-Features: the last taps at strides 4, 8 and 16 (24 + 40 + 112 channels) resampled to stride 4
-and concatenated, L2-normalised per pixel for the prototype.
+Deep features: the last taps at strides 4, 8, 16 and 32 (24 + 40 + 112 + 320 channels)
+resampled to stride 4 and concatenated, L2-normalised per pixel for the prototype.
+Filters: :class:`engine.pixel.FilterBank` (Gaussian, LoG, gradient magnitude, Hessian and
+structure-tensor eigenvalues, sigma 0.7-10; 45 channels at stride 2) of the image at the
+same working size.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from engine.augment import pad_to_multiple, resize_image, working_size
 from engine.backbones import build_backbone
 from engine.predict import _finish
 
-TAPS = (2, 4, 10)  # Lite0: last tap of strides 4, 8, 16
+TAPS = (2, 4, 10, 15)  # Lite0: last tap of strides 4, 8, 16, 32
 
 
 class FeatureExtractor:
@@ -97,3 +101,41 @@ class LinearProbe:
         x = (f.flatten(1).T - self.mean) / self.std
         p = torch.sigmoid(self.lin(x)[:, 0]).view(f.shape[-2:])
         return _to_prediction(p, size, image.shape[:2])
+
+
+class FilterForest:
+    """Random forest (100 trees) on filter-bank responses of sampled support pixels."""
+
+    def __init__(self, images, masks, input_size: int = 384, per_image: int = 20_000,
+                 seed: int = 0) -> None:
+        from sklearn.ensemble import RandomForestClassifier
+
+        from engine.pixel import FilterBank
+
+        self.bank, self.input_size = FilterBank(), input_size
+        rng = np.random.default_rng(seed)
+        xs, ys = [], []
+        for im, m in zip(images, masks):
+            f, size = self._responses(im)
+            y = _mask_at(m, size, f.shape[-2:]).flatten().numpy() > 0.5
+            x = f.flatten(1).T.numpy()
+            keep = rng.choice(len(x), size=min(per_image, len(x)), replace=False)
+            xs.append(x[keep])
+            ys.append(y[keep])
+        self.forest = RandomForestClassifier(100, n_jobs=-1, random_state=seed)
+        self.forest.fit(np.concatenate(xs), np.concatenate(ys))
+
+    @torch.no_grad()
+    def _responses(self, image: np.ndarray):
+        size = working_size(*image.shape[:2], self.input_size)
+        x = torch.from_numpy(pad_to_multiple(resize_image(image, size))).permute(2, 0, 1)[None]
+        return self.bank(x)[0], size
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        f, size = self._responses(image)
+        p = self.forest.predict_proba(f.flatten(1).T.numpy())
+        fg = p[:, 1] if p.shape[1] > 1 else np.zeros(len(p))
+        fg = torch.from_numpy(fg.astype(np.float32)).view(f.shape[-2:])
+        up = F.interpolate(fg[None, None], scale_factor=2, mode="bilinear")[0, 0]
+        up = up[: size[0], : size[1]].numpy()
+        return _finish(np.stack([1 - up, up]), image.shape[:2]).labels

@@ -69,11 +69,11 @@ def speed_set(root: Path = DEFAULT_DATA) -> SpeedSet:
 
 
 def quick_model(images, masks, device: str | None, **overrides):
-    """A model learned briefly (3 s budget, no leave-one-out): for measuring costs, which
+    """A model learned briefly (10 steps, no leave-one-out): for measuring costs, which
     depend on the architecture, not on how well it learned."""
-    from engine.train import LearnConfig
+    from engine.train import GpuSettings, LearnConfig
 
-    cfg = {"time_budget_s": 3, "loo_steps": 0, **overrides}
+    cfg = {"max_steps": 10, "loo_steps": 0, "gpu": GpuSettings(max_steps=10), **overrides}
     return run_learn(images, masks, LearnConfig(device=device, **cfg))
 
 
@@ -92,15 +92,10 @@ def median_time(fn, repeat: int = 5, warmup: int = 1) -> float:
 def run_learn(images, masks, cfg):
     """Learn one foreground class from ``images`` / ``masks`` with ``LearnConfig`` ``cfg``,
     without progress output; returns the model."""
+    from engine import fit
     from engine.model import ClassInfo
-    from engine.train import learn
 
-    gen = learn(images, masks, [ClassInfo(1, "fg")], cfg)
-    try:
-        while True:
-            next(gen)
-    except StopIteration as stop:
-        return stop.value
+    return fit(images, masks, [ClassInfo(1, "fg")], cfg)
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:

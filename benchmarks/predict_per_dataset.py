@@ -49,7 +49,7 @@ def main() -> None:
         paths, masks = load_dataset(DEFAULT_DATA, name)
         idx = draw_supports(masks, 5, 0)
         model = run_learn(*load_pairs(paths, masks, idx),
-                          LearnConfig(time_budget_s=3, loo_steps=0, device=str(device)))
+                          LearnConfig(max_steps=10, loo_steps=0, device=str(device)))
         pr = Predictor(model, str(device))
         images = [read_image(p) for i, p in enumerate(paths) if i not in idx][: args.images]
         pr.predict_batch(images[:4])  # warm-up

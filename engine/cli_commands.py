@@ -9,20 +9,33 @@ from pathlib import Path
 
 from .cli import EXIT_OK, EXIT_SKIPPED, CliError, progress_bar
 from .io import list_images
+from .run import drive
 from .verdict import CAVEAT, coverage, verdict
 
 
 def run_learn(gen, bar_desc: str = "learn"):
     """Drive a learn generator with a progress bar; returns the model."""
-    bar, phase = None, None
+    bars: dict = {"bar": None, "phase": None}
+
+    def show(p) -> None:
+        if p.phase == "trained":  # the model before the leave-one-out folds: not needed
+            return
+        if p.phase != bars["phase"]:
+            if bars["bar"] is not None:
+                bars["bar"].close()
+            bars["phase"] = p.phase
+            bars["bar"] = progress_bar(p.total_steps, f"{bar_desc}: {p.phase}", "step")
+        bar = bars["bar"]
+        bar.total, bar.n = p.total_steps, p.step
+        if p.phase != "features":
+            bar.set_postfix(loss=f"{p.loss:.3f}", refresh=False)
+        bar.refresh()
+
     try:
-        while True:
-            p = next(gen)
-            if p.phase == "trained":  # the model before the leave-one-out folds: not needed
-                continue
-            if p.phase != phase:
-                if bar is not None:
-                    bar.close()
+        return drive(gen, show)
+    finally:
+        if bars["bar"] is not None:
+            bars["bar"].close()
                 phase = p.phase
                 bar = progress_bar(p.total_steps, f"{bar_desc}: {p.phase}", "step")
             bar.total = p.total_steps
@@ -56,8 +69,9 @@ def cmd_learn(args: argparse.Namespace) -> int:
     if args.time_budget is not None:  # on every device (the GPU settings have their own)
         cfg = replace(cfg, time_budget_s=args.time_budget,
                       gpu=replace(cfg.gpu, time_budget_s=args.time_budget))
-    if args.max_steps is not None:
-        cfg = replace(cfg, max_steps=args.max_steps)
+    if args.max_steps is not None:  # on every device (the GPU settings have their own)
+        cfg = replace(cfg, max_steps=args.max_steps,
+                      gpu=replace(cfg.gpu, max_steps=args.max_steps))
     if args.input_size is not None:
         if args.input_size < 64 or args.input_size % 32:
             raise CliError("--input-size must be a multiple of 32, at least 64")
@@ -72,6 +86,11 @@ def cmd_learn(args: argparse.Namespace) -> int:
     save_model(model, args.out)
     print(f"model saved to {args.out} ({model.metadata['steps']} steps, "
           f"{model.metadata['train_seconds']:.1f} s)")
+    if model.metadata.get("stopped_by_time"):
+        print(f"warning: training hit the {model.metadata['train_settings']['time_budget_s']:.0f} s "
+              "safety limit before its "
+              f"{cfg.max_steps} steps; this model depends on the machine's speed "
+              "(raise --time-budget to train it fully)", file=sys.stderr)
     print(describe_loo(model.metadata))
     return EXIT_OK
 

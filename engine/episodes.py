@@ -74,3 +74,10 @@ def gather(bank: FeatureBank, ep: Episodes, num_classes: int):
     masks = (slab.unsqueeze(1) == classes).float().view(b, k, num_classes, *slab.shape[-2:])
     present = masks.flatten(3).amax(3).amax(1) > 0
     return fq, fs, masks, bank.labels.index_select(0, q), present
+
+
+def query_responses(bank: FeatureBank, ep: Episodes) -> torch.Tensor | None:
+    """Filter-bank responses ``(B, 45, H/2, W/2)`` of the episodes' queries (or None)."""
+    if bank.responses is None:
+        return None
+    return bank.responses.index_select(0, torch.from_numpy(ep.query).to(bank.responses.device))

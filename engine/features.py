@@ -18,12 +18,14 @@ class FeatureBank:
     """Features of V training views.
 
     ``feats``: per tap ``(V, C, h, w)``; ``labels``: ``(V, H, W)`` long; ``image_of_view``:
-    ``(V,)`` index of the support image each view came from.
+    ``(V,)`` index of the support image each view came from; ``responses``: filter-bank
+    responses ``(V, 45, H/2, W/2)`` of the pixel paths (None for a model without them).
     """
 
     feats: list[torch.Tensor]
     labels: torch.Tensor
     image_of_view: np.ndarray
+    responses: torch.Tensor | None = None
 
     def views_of(self, images: Sequence[int]) -> np.ndarray:
         """Indices of the views that come from the given support images."""
@@ -58,7 +60,7 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
     work = [to_working(im, m, side) for im, m, side in zip(images, masks, sides)]
     jobs = [(i, v) for i in range(len(images)) for v in range(n_views)]
     feats: list[list[torch.Tensor]] = []
-    labels, owners = [], []
+    labels, owners, responses = [], [], []
     for start in range(0, len(jobs), chunk):
         batch_img = []
         for i, v in jobs[start:start + chunk]:
@@ -70,10 +72,14 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
             owners.append(i)
         x = torch.from_numpy(np.stack(batch_img)).permute(0, 3, 1, 2).to(device)
         feats.append([f.float() for f in model.features(x)])
+        r = model.pixel_responses(x)
+        if r is not None:
+            responses.append(r.float())
         done = min(start + chunk, len(jobs))
         yield done, len(jobs), None
     taps = [torch.cat([f[t] for f in feats]) for t in range(len(feats[0]))]
-    yield len(jobs), len(jobs), FeatureBank(taps, torch.stack(labels).to(device), np.array(owners))
+    yield len(jobs), len(jobs), FeatureBank(taps, torch.stack(labels).to(device), np.array(owners),
+                                            torch.cat(responses) if responses else None)
 
 
 def full_view_tensor(image: np.ndarray, long_side: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -49,5 +49,6 @@ class TeacherPredictor:
         x = torch.from_numpy(resize_image(image, sq)).permute(2, 0, 1)[None].to(self.device)
         fq = self.model.features(x)
         coarse = self.model.teacher_coarse(fq, self.support_feats, self.support_masks)
-        logits = self.model.decode(coarse, fq, sq)
+        extra = self.model.pixel_logits(self.model.pixel_responses(x), fq)
+        logits = self.model.decode(coarse, fq, sq, extra)
         return _finish(logits[0].float().softmax(0).cpu().numpy(), image.shape[:2])

@@ -100,9 +100,11 @@ class SharedHead(nn.Module):
         return self.conv5(upsample(x, m8.shape[-2:]) + self.conv3(m8))
 
     def forward(self, coarse: dict[int, torch.Tensor], feats: list[torch.Tensor],
-                out_size: tuple[int, int] | None) -> torch.Tensor:
+                out_size: tuple[int, int] | None,
+                extra: torch.Tensor | None = None) -> torch.Tensor:
         """Merged logits ``(B, 1 + N, *out_size)``; ``out_size=None``: at the finest stride
-        of the decoder (stride 2 for Lite0), not upsampled."""
+        of the decoder (stride 2 for Lite0), not upsampled.  ``extra``: ``(B, N, 2, h, w)``
+        logits at that finest stride added before upsampling (``engine.pixel``)."""
         b, n = coarse[8].shape[:2]
 
         def skip(i: int) -> torch.Tensor:
@@ -119,6 +121,8 @@ class SharedHead(nn.Module):
                 x = mixer(torch.cat([upsample(x, feats[tap].shape[-2:]), skip(tap)], 1))
         if self.separable:
             x = self.logits(x)
+        if extra is not None:
+            x = x + extra.flatten(0, 1)
         if out_size is not None:
             x = upsample(x, out_size)                               # (B*N, 2, H, W)
         return merge_binary_logits(x.view(b, n, 2, *x.shape[-2:]))

@@ -17,6 +17,7 @@ from torch import nn
 
 from .backbones import Backbone, TapSpec, build_backbone
 from .head import SharedHead
+from .pixel import PixelPaths
 from .student import ConvDistStudent
 from .teacher import MaskAttentionTeacher
 
@@ -40,6 +41,9 @@ def default_classes(n: int) -> list[ClassInfo]:
             for i in range(1, n + 1)]
 
 
+PATHS = ("filters+probe", "filters", "probe", "none")
+
+
 @dataclass(frozen=True)
 class HeadConfig:
     """Architecture of the trainable parts (everything but the backbone).
@@ -49,6 +53,8 @@ class HeadConfig:
     ``decoder_widths``: channels at strides 8, 4, 2 of the decoder.
     ``heads``: attention heads; ``attn_dropout``: dropout on attention probabilities.
     ``skip_convs``: decoder stages at strides 4/2, "separable" or "concat" (see ``engine.head``).
+    ``pixel_paths``: per-pixel experts whose logits add to the decoder's (``engine.pixel``):
+    "filters+probe", "filters", "probe" or "none" (models from before engine 0.2).
     """
 
     backbone: str = "efficientnet_lite0"
@@ -58,6 +64,7 @@ class HeadConfig:
     heads: int = 8
     attn_dropout: float = 0.0
     skip_convs: str = "separable"
+    pixel_paths: str = "filters+probe"
 
 
 class SegModel(nn.Module):
@@ -81,6 +88,9 @@ class SegModel(nn.Module):
         self.teacher = MaskAttentionTeacher(taps, config.heads, config.attn_dropout)
         self.student = ConvDistStudent(taps, n, config.student_width)
         self.head = SharedHead(taps, config.mix_width, config.decoder_widths, config.skip_convs)
+        if config.pixel_paths not in PATHS:
+            raise ValueError(f"unknown pixel_paths {config.pixel_paths!r}")
+        self.pixel = PixelPaths(taps, n) if config.pixel_paths != "none" else None
 
     @property
     def num_classes(self) -> int:
@@ -97,7 +107,9 @@ class SegModel(nn.Module):
         :func:`engine.modelfile.save_model` writes contiguous tensors either way.
         """
         fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format
-        for part in (self.teacher, self.student, self.head):
+        for part in (self.teacher, self.student, self.head, self.pixel):
+            if part is None:
+                continue
             part.to(memory_format=fmt)
         return self
 
@@ -124,10 +136,30 @@ class SegModel(nn.Module):
         return self.teacher(feats, support_feats, support_masks)
 
     def decode(self, coarse: dict[int, torch.Tensor], feats: list[torch.Tensor],
-               out_size: tuple[int, int] | None) -> torch.Tensor:
-        """Coarse maps + query skips -> merged logits ``(B, 1 + N, *out_size)``
-        (``None``: at the decoder's finest stride)."""
-        return self.head(coarse, feats, out_size)
+               out_size: tuple[int, int] | None,
+               extra: torch.Tensor | None = None) -> torch.Tensor:
+        """Coarse maps + query skips (+ ``extra`` per-pixel logits, see :meth:`pixel_paths`)
+        -> merged logits ``(B, 1 + N, *out_size)`` (``None``: at the decoder's finest stride)."""
+        return self.head(coarse, feats, out_size, extra)
+
+    def pixel_responses(self, images: torch.Tensor) -> torch.Tensor | None:
+        """Filter-bank responses at the decoder's finest stride (None without pixel paths)."""
+        return self.pixel.responses(images) if self.pixel is not None else None
+
+    def pixel_paths(self, responses: torch.Tensor | None, feats: list[torch.Tensor]
+                    ) -> dict[str, torch.Tensor]:
+        """Per-path logits ``{"filters" | "probe": (B, N, 2, h, w)}`` of the enabled paths."""
+        if self.pixel is None or responses is None:
+            return {}
+        filt, probe = self.pixel(responses, feats)
+        wanted = self.config.pixel_paths.split("+")
+        return {k: v for k, v in (("filters", filt), ("probe", probe)) if k in wanted}
+
+    def pixel_logits(self, responses: torch.Tensor | None, feats: list[torch.Tensor]
+                     ) -> torch.Tensor | None:
+        """Sum of the pixel paths' logits (the ``extra`` of :meth:`decode`), or None."""
+        paths = self.pixel_paths(responses, feats)
+        return sum(paths.values()) if paths else None  # type: ignore[return-value]
 
     def student_logits(self, images: torch.Tensor, full_size: bool = True) -> torch.Tensor:
         """``(B, 3, H, W)`` uint8 -> logits ``(B, 1 + N, H, W)`` with no support images.
@@ -137,7 +169,8 @@ class SegModel(nn.Module):
         """
         feats = self.features(images)
         size = tuple(images.shape[-2:]) if full_size else None
-        return self.decode(self.student_coarse(feats), feats, size)
+        extra = self.pixel_logits(self.pixel_responses(images), feats)
+        return self.decode(self.student_coarse(feats), feats, size, extra)
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         """State dict of everything but the (frozen, rebuilt-from-package) backbone."""

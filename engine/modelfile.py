@@ -98,6 +98,7 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> SegModel:
         if "decoder_widths" in head:
             head["decoder_widths"] = tuple(head["decoder_widths"])
         head.setdefault("skip_convs", "concat")  # files written before the option existed
+        head.setdefault("pixel_paths", "none")  # files written before the pixel paths
         config = HeadConfig(**head)
     except (TypeError, AttributeError, ValueError):
         raise ModelFileError(f"{path}: unknown model architecture settings") from None

@@ -13,9 +13,12 @@ What happens (method.md §4, with the deviations argued in the module docstrings
    or paired when several classes), batched ``batch_episodes`` at a time, loss =
    (focal(teacher) + focal(student) + MSE(coarse maps)) / 3 + ``dice_weight`` · Dice, AdamW
    (``engine.optim``: the same update as torch's, without importing torch._dynamo).
-   Stops at ``max_steps``, at ``time_budget_s`` or when the smoothed loss stops improving.
-   On CUDA, :class:`GpuSettings` replace the CPU-sized crop, view count, episode batches and
-   time budget (see :func:`effective_config`).
+   Runs a fixed number of steps (``max_steps``, fewer only when the smoothed loss stops
+   improving: deterministic either way), so the model a user gets does not depend on how
+   busy the machine is: a loaded CPU stretches the ETA, not the result.  ``time_budget_s``
+   is only a far safety net (reported in the metadata when it fires).  On CUDA,
+   :class:`GpuSettings` replace the CPU-sized crop, view count, episode batches and step
+   count (see :func:`effective_config`).
 3. Leave-one-out estimate: for each support image, a fresh student trained for ``loo_steps``
    on the others (student-only, focal + Dice: a cheap proxy of the full objective) predicts
    it; IoU is accumulated over all held-out images.  Short folds on K-1 images make it a
@@ -35,7 +38,8 @@ import torch
 
 from . import __version__
 from .device import autocast_dtype, choose_device, describe
-from .episodes import gather, sample_episodes
+from .episodes import gather, query_responses, sample_episodes
+from .head import merge_binary_logits, upsample
 from .features import FeatureBank, build_bank, to_working
 from .losses import coarse_mse, dice_loss, focal_loss
 from .model import ClassInfo, HeadConfig, SegModel, default_classes, trainable_parameters
@@ -52,8 +56,10 @@ class GpuSettings:
     ms per step of 4 episodes in bf16 with a per-parameter optimizer; 30-40 ms per step of 16
     episodes of 320 px crops in fp32 with the multi-tensor one), so a GPU step takes 16
     episodes of larger crops (more context: 320 px crops gave polyps +6 and tiles +5 IoU
-    points over 192 px on one draw), over more cached views, in a shorter budget
-    (target: learn 5 shots in < 10 s on a GPU, leave-one-out estimate included).  Apple MPS
+    points over 192 px on one draw), over more cached views.
+    ``max_steps`` is about what an H200 ran in the former 5 s budget (157-195 steps,
+    ``benchmarks/results/learn-phases-cuda-h200.md``; target: learn 5 shots in < 10 s on a
+    GPU, leave-one-out estimate included); ``time_budget_s`` is only a safety net.  Apple MPS
     keeps the CPU settings: nothing was measured there, and its GPUs are far smaller.
     """
 
@@ -62,7 +68,8 @@ class GpuSettings:
     batch_episodes: int = 16
     loo_batch: int = 16
     loo_steps: int = 20
-    time_budget_s: float | None = 5.0
+    max_steps: int = 160
+    time_budget_s: float | None = 60.0
 
 
 @dataclass(frozen=True)
@@ -81,12 +88,16 @@ class LearnConfig:
     object_scale : shrink ``input_size`` (to 2/3 at most) when the painted objects are large
         next to a training crop (see :func:`engine.scale.object_scaled_size`).
     lr, lr_floor : peak learning rate; cosine decay to ``lr * lr_floor`` over the run.
-    max_steps, time_budget_s : stop at whichever comes first (``None`` = no time limit;
-        with a time limit the step count, hence the model, depends on machine speed).
+    max_steps : optimiser steps (the cosine schedule spans them); the model depends on the
+        seed and the settings only, never on the machine's load.
+    time_budget_s : a far safety net in seconds (``None`` = none): a run cut by it is
+        reported (``metadata["stopped_by_time"]``) because its model then depends on speed.
     patience : steps without improvement of the smoothed loss before early stopping.
     batch_episodes, shots_per_episode : episodes per optimiser step; supports per episode.
     loo_steps, loo_batch : steps and episodes per step of each leave-one-out fold (0 steps
         disables the estimate).
+    aux_weight : weight of the auxiliary loss (focal + Dice) on each pixel path alone
+        (``engine.pixel``), which makes each path a classifier in its own right.
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
@@ -99,8 +110,8 @@ class LearnConfig:
     crop: int = 192
     total_views: int = 40
     fg_bias: float = 0.2
-    max_steps: int = 600
-    time_budget_s: float | None = 32.0
+    max_steps: int = 150
+    time_budget_s: float | None = 600.0
     min_steps: int = 60
     patience: int = 100
     batch_episodes: int = 4
@@ -111,6 +122,7 @@ class LearnConfig:
     lr_floor: float = 0.05
     weight_decay: float = 0.01
     dice_weight: float = 0.5
+    aux_weight: float = 0.5
     loo_steps: int = 40
     loo_batch: int = 4
     seed: int = 0
@@ -204,20 +216,32 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                                         long_sides=sides):
         yield LearnProgress("features", done, total, float("nan"), time.perf_counter() - t0,
                             None, f"features of view {done}/{total}")
+    if bank.responses is not None and model.pixel is not None:
+        model.pixel.set_statistics(bank.responses)  # the folds start from the same statistics
+        init_state.update({k: v.clone() for k, v in model.trainable_state().items()
+                           if k.startswith("pixel.filter_")})
     # Per training image (the halves when one example was split; else the supports, which
     # is the only case the leave-one-out estimate below runs in).
     present = _presence(part_masks, len(classes))
+    t_train = time.perf_counter()
     steps = yield from _fit(model, bank, list(range(len(parts))), present, cfg, rng, t0,
                             cfg.max_steps, cfg.time_budget_s)
     model.eval()
-    loo = {}
+    cut = (cfg.time_budget_s is not None and steps < cfg.max_steps
+           and time.perf_counter() - t_train >= cfg.time_budget_s)
+    if cut:  # the safety net fired: this model depends on the machine's speed; say so
+        yield LearnProgress("train", steps, cfg.max_steps, float("nan"),
+                            time.perf_counter() - t0, None,
+                            f"stopped by the {cfg.time_budget_s:.0f} s safety limit after "
+                            f"{steps} of {cfg.max_steps} steps")
+    loo: dict = {"stopped_by_time": True} if cut else {}
     if cfg.loo_steps > 0 and len(images) >= 2:
         model.metadata = _metadata(cfg, classes, images, masks, steps,
                                    time.perf_counter() - t0, {}, device)
         yield LearnProgress("trained", steps, steps, float("nan"), time.perf_counter() - t0,
                             None, "trained; estimating the IoU", model=model)
-        loo = yield from loo_estimate(model, init_state, bank, images, masks, present, cfg,
-                                      rng, t0, _fit)
+        loo.update((yield from loo_estimate(model, init_state, bank, images, masks, present,
+                                            cfg, rng, t0, _fit)))
     model.metadata = _metadata(cfg, classes, images, masks, steps, time.perf_counter() - t0,
                                loo, device)
     return model.to("cpu").eval()
@@ -266,15 +290,11 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
     start, ema, best, best_step = time.perf_counter(), None, float("inf"), 0
     amp = autocast_dtype(bank.labels.device) if cfg.mixed_precision else None
     for step in range(1, max_steps + 1):
-        # Cosine decay of the learning rate over the run's progress (steps or time, whichever
-        # is further along): the last steps refine instead of jumping, so the result depends
-        # far less on exactly where a time budget cuts the run.  The short student-only
-        # leave-one-out folds keep the full rate: decay would halve their little training.
+        # Cosine decay of the learning rate over the steps (never over time: the model must
+        # not depend on the machine's load).  The short student-only leave-one-out folds
+        # keep the full rate: decay would halve their little training.
         if not student_only:
-            done = (step - 1) / max_steps
-            if budget is not None:
-                done = max(done, (time.perf_counter() - start) / budget)
-            cosine = 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+            cosine = 0.5 * (1 + math.cos(math.pi * (step - 1) / max_steps))
             opt.lr = cfg.lr * (cfg.lr_floor + (1 - cfg.lr_floor) * cosine)
         ep = sample_episodes(bank, image_ids, cfg.loo_batch if student_only else
                              cfg.batch_episodes, cfg.shots_per_episode, model.num_classes,
@@ -284,7 +304,8 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
                 parts = _student_loss(model, bank, ep)
             else:
                 parts = _episode_loss(model, bank, ep, cfg)
-        loss = (parts[0] + parts[1] + parts[2]) / 3 + cfg.dice_weight * parts[3]
+        loss = ((parts[0] + parts[1] + parts[2]) / 3 + cfg.dice_weight * parts[3]
+                + cfg.aux_weight * parts[4])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -294,8 +315,6 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
             best, best_step = ema, step
         spent = time.perf_counter() - start
         remaining = (max_steps - step) * spent / step
-        if budget is not None:
-            remaining = min(remaining, max(budget - spent, 0.0))
         yield LearnProgress(phase, step, max_steps, value, time.perf_counter() - t0, remaining,
                             f"step {step}", *(float(p.detach()) for p in parts[:3]))
         if budget is not None and spent >= budget:
@@ -313,9 +332,13 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
     size = tuple(target.shape[-2:])
     t_coarse = model.teacher_coarse(fq, fs, ms)
     s_coarse = model.student_coarse(fq)
+    paths = model.pixel_paths(query_responses(bank, ep), fq)
+    extra = sum(paths.values()) if paths else None
     # One decoder pass over teacher and student maps together (bigger batches run faster).
     both = {k: torch.cat([t_coarse[k], s_coarse[k]]) for k in t_coarse}
-    t_logits, s_logits = model.decode(both, [torch.cat([f, f]) for f in fq], size).chunk(2)
+    t_logits, s_logits = model.decode(both, [torch.cat([f, f]) for f in fq], size,
+                                      None if extra is None else torch.cat([extra, extra])
+                                      ).chunk(2)
     # Classes with no shot in this episode's supports cannot be found by the teacher:
     # mask their logits and count their pixels as background for the teacher's loss.
     absent = ~present
@@ -328,16 +351,29 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
         t_target = target
     dice = (dice_loss(t_logits, t_target) + dice_loss(s_logits, target)) / 2
     return (focal_loss(t_logits, t_target), focal_loss(s_logits, target),
-            coarse_mse(t_coarse, s_coarse), dice)
+            coarse_mse(t_coarse, s_coarse), dice, _paths_loss(paths, target))
+
+
+def _paths_loss(paths: dict, target: torch.Tensor) -> torch.Tensor:
+    """Mean of focal + Dice of each pixel path alone (zero without pixel paths)."""
+    if not paths:
+        return target.new_zeros((), dtype=torch.float32)
+    total = 0.0
+    for logits in paths.values():
+        merged = upsample(merge_binary_logits(logits), tuple(target.shape[-2:]))
+        total = total + focal_loss(merged, target) + dice_loss(merged, target)
+    return total / len(paths)
 
 
 def _student_loss(model: SegModel, bank: FeatureBank, ep):
     """Student-only objective (focal counted 3x to keep the loss scale, + Dice)."""
     fq, _, _, target, _ = gather(bank, ep, model.num_classes)
-    logits = model.decode(model.student_coarse(fq), fq, tuple(target.shape[-2:]))
+    paths = model.pixel_paths(query_responses(bank, ep), fq)
+    extra = sum(paths.values()) if paths else None
+    logits = model.decode(model.student_coarse(fq), fq, tuple(target.shape[-2:]), extra)
     focal = focal_loss(logits, target)
     zero = focal.new_zeros(())
-    return focal * 3, zero, zero, dice_loss(logits, target)
+    return focal * 3, zero, zero, dice_loss(logits, target), _paths_loss(paths, target)
 
 
 def _hash_pair(image: np.ndarray, mask: np.ndarray) -> str:

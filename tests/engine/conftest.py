@@ -20,12 +20,11 @@ FAST = LearnConfig(input_size=128, crop=96, total_views=20, max_steps=60, time_b
 
 def run(gen):
     """Consume a learn generator; return (records, model)."""
-    records = []
-    try:
-        while True:
-            records.append(next(gen))
-    except StopIteration as stop:
-        return records, stop.value
+    from engine import drive
+
+    records: list = []
+    model = drive(gen, records.append)
+    return records, model
 
 
 @pytest.fixture(scope="session")

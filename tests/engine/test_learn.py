@@ -158,11 +158,11 @@ def test_one_example_learns_discs():
 def test_gpu_settings_apply_on_a_gpu_only():
     cfg = LearnConfig(input_size=256)
     on_cpu = effective_config(cfg, torch.device("cpu"))
-    assert (on_cpu.crop, on_cpu.batch_episodes, on_cpu.time_budget_s) == (192, 4, 32.0)
+    assert (on_cpu.crop, on_cpu.batch_episodes, on_cpu.max_steps) == (192, 4, 150)
     on_gpu = effective_config(cfg, torch.device("cuda"))
     gpu = GpuSettings()
     assert on_gpu.batch_episodes == gpu.batch_episodes and on_gpu.gpu is None
-    assert on_gpu.time_budget_s == gpu.time_budget_s
+    assert (on_gpu.max_steps, on_gpu.time_budget_s) == (gpu.max_steps, gpu.time_budget_s)
     assert on_gpu.crop == min(gpu.crop, 256)  # crops never exceed the input
     assert effective_config(replace(cfg, gpu=None), torch.device("cuda")).batch_episodes == 4
     assert effective_config(cfg, torch.device("mps")).batch_episodes == 4  # not measured there
@@ -174,3 +174,37 @@ def test_first_progress_comes_before_the_model_is_built():
     first = next(gen)
     gen.close()
     assert first.phase == "features" and first.step == 0 and "CPU" in first.message
+
+
+def test_same_seed_same_model_on_a_busy_machine():
+    """The model depends on the seed and settings, not on how busy the CPU is: the default
+    safety limit stays armed, and two processes burning both cores run alongside once."""
+    import subprocess
+    import sys
+
+    images, masks = make_set(5, 3)
+    cfg = replace(FAST, max_steps=25, loo_steps=3, device="cpu",
+                  time_budget_s=LearnConfig().time_budget_s)
+    _, idle = run(learn(images, masks, None, cfg))
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        _, busy = run(learn(images, masks, None, cfg))
+    finally:
+        for p in burners:
+            p.kill()
+            p.wait()
+    assert idle.metadata["steps"] == busy.metadata["steps"] == 25
+    assert "stopped_by_time" not in busy.metadata
+    a, b = idle.trainable_state(), busy.trainable_state()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), f"{k} differs under load"
+    assert idle.metadata["loo_miou"] == busy.metadata["loo_miou"]
+
+
+def test_safety_time_limit_is_reported_when_it_fires():
+    images, masks = make_set(6, 2)
+    records, model = run(learn(images, masks, None,
+                               replace(FAST, max_steps=500, time_budget_s=0.0)))
+    assert model.metadata["steps"] < 500 and model.metadata["stopped_by_time"] is True
+    assert any("safety limit" in r.message for r in records)

@@ -159,21 +159,23 @@ def test_predict_rejects_non_rgb(disc_model):
 
 
 def test_model_file_from_engine_0_1_loads_with_its_concat_decoder(tmp_path):
-    """Files written before ``skip_convs`` existed have no such key and a concat decoder."""
+    """Files written before ``skip_convs`` existed have no such key and a concat decoder
+    (nor ``pixel_paths``: no pixel paths)."""
     from safetensors.torch import load_file, save_file
 
     from engine.model import ClassInfo, HeadConfig, SegModel
 
-    old = SegModel([ClassInfo(1, "disc")], HeadConfig(skip_convs="concat"),
+    old = SegModel([ClassInfo(1, "disc")], HeadConfig(skip_convs="concat", pixel_paths="none"),
                    metadata={"input_size": 128})
     torch_state = old.trainable_state()
     path = tmp_path / "old.safetensors"
     save_model(old, path)
     header = read_header(path)
     del header["head"]["skip_convs"]
+    del header["head"]["pixel_paths"]
     save_file(load_file(str(path)), str(path), metadata={"distillfss": json.dumps(header)})
     loaded = load_model(path)
-    assert loaded.config.skip_convs == "concat"
+    assert loaded.config.skip_convs == "concat" and loaded.pixel is None
     for k, v in loaded.trainable_state().items():
         np.testing.assert_array_equal(v.numpy(), torch_state[k].numpy())
     image, _ = make_sample(np.random.default_rng(1))

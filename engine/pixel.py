@@ -1,0 +1,173 @@
+"""Per-pixel paths fused with the distilled decoder: a filter-bank classifier and a probe.
+
+Two simple per-pixel classifiers beat the teacher→student pipeline on some sets (a random
+forest on an ilastik-style filter bank on nuclei and cracks, a linear probe on the frozen
+backbone's taps on polyps and tiles; ``shared/design/accuracy-notes.md``).  A model that
+contains both should never lose to either, so the head's logits are the *sum* of three
+experts, each with its own output (logits, not features, are combined: one linear layer over
+deep and filter features together was dominated by the deep channels, per the notes):
+
+- **decoder** — the distilled path (student coarse maps → mixer → decoder), unchanged;
+- **filters** — a small per-pixel MLP (1x1 convs, non-linear like the forest) on
+  :class:`FilterBank` responses: Gaussian smoothing of RGB, Laplacian of Gaussian, gradient
+  magnitude, Hessian and structure-tensor eigenvalues at sigma 0.7-10 (ilastik's set),
+  computed in torch on the device from the same uint8 image the backbone sees, standardised
+  with statistics of the support views (buffers set by the learner);
+- **probe** — a 1x1 conv per backbone tap group (the last tap of each), upsampled and summed:
+  exactly a linear probe on the concatenated multi-scale taps (1x1 convs and bilinear
+  upsampling commute), so the student can represent a probe.
+
+All three are at the decoder's finest stride (2 for Lite0), where the filter responses are
+computed (a scale pyramid, see :class:`FilterBank`).  The paths' last layers start at zero, so a fresh model
+predicts what the decoder alone predicts; the learner adds an auxiliary loss on each path
+alone (``LearnConfig.aux_weight``) so each is a classifier in its own right.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .backbones import TapSpec
+
+SIGMAS = (0.7, 1.6, 3.5, 5.0, 10.0)
+PER_SIGMA = 9  # RGB smoothing (3), LoG, gradient magnitude, Hessian (2), structure tensor (2)
+
+
+def _gauss_kernel(sigma: float) -> torch.Tensor:
+    r = max(1, int(math.ceil(3 * sigma)))
+    x = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _eig2(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (larger, smaller) of the symmetric 2x2 matrices ``[[a, b], [b, c]]``."""
+    mean, diff = (a + c) / 2, (a - c) / 2
+    root = torch.sqrt(diff * diff + b * b + 1e-12)
+    return mean + root, mean - root
+
+
+class FilterBank(nn.Module):
+    """ilastik-style filter responses of uint8 images at stride 2, in fp32 whatever the
+    model's dtype.
+
+    Scale pyramid: sigma 0.7 and 1.6 are computed on the image average-pooled to 1/2 (the
+    output stride), 3.5-10 at 1/4 and upsampled (sigma divided by the factor; derivatives are
+    scale-normalised, so they do not depend on the level).  Kernels stay <= 17 taps.  At full
+    resolution, sigma 0.7 alone cost more than the backbone's forward pass on a CPU
+    (2 cores, 384 px: 31 vs 21 ms), and a 61-tap depthwise convolution for sigma 10 more.
+    """
+
+    channels = PER_SIGMA * len(SIGMAS)
+    levels = ((2, (0.7, 1.6)), (4, (3.5, 5.0, 10.0)))
+
+    def __init__(self) -> None:
+        super().__init__()
+        for f, sigmas in self.levels:
+            for s in sigmas:
+                self.register_buffer(_kname(s), _gauss_kernel(s / f), persistent=False)
+
+    def _smooth(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        k = getattr(self, _kname(sigma)).float()
+        c, r = x.shape[1], k.numel() // 2
+        x = F.pad(x, (r, r, r, r), mode="replicate")
+        x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+        return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+    def _at_scale(self, rgb: torch.Tensor, sigma: float, s: float) -> list[torch.Tensor]:
+        """The 9 responses of one sigma on ``rgb`` (a pyramid level; ``s`` = sigma there)."""
+        sm = self._smooth(rgb, sigma)
+        g = sm.mean(1, keepdim=True)
+        gy, gx = _diff(g, 2), _diff(g, 3)
+        gyy, gxx, gxy = _diff(gy, 2), _diff(gx, 3), _diff(gx, 2)
+        h1, h2 = _eig2(gxx, gxy, gyy)
+        st = self._smooth(torch.cat([gx * gx, gx * gy, gy * gy], 1), sigma)
+        t1, t2 = _eig2(st[:, 0:1], st[:, 1:2], st[:, 2:3])
+        s2 = s * s
+        return [sm, s2 * (gxx + gyy), s * torch.sqrt(gx * gx + gy * gy + 1e-12),
+                s2 * h1, s2 * h2, s2 * t1, s2 * t2]
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` uint8 (H, W multiples of 4) -> ``(B, 45, H/2, W/2)`` float32."""
+        # Never under autocast: bf16 would ruin the derivatives (and a bf16 depthwise
+        # convolution on a CPU is ~100x slower than fp32).
+        with torch.autocast(images.device.type, enabled=False):
+            return self._responses(images.float() / 255.0)
+
+    def _responses(self, rgb: torch.Tensor) -> torch.Tensor:
+        size = (rgb.shape[-2] // 2, rgb.shape[-1] // 2)
+        out = []
+        for f, sigmas in self.levels:
+            level = F.avg_pool2d(rgb, f) if f > 1 else rgb
+            for sigma in sigmas:
+                r = torch.cat(self._at_scale(level, sigma, sigma / f), 1)
+                if f > 2:
+                    r = F.interpolate(r, size=size, mode="bilinear", align_corners=False)
+                out.append(r)
+        return torch.cat(out, 1)
+
+
+def _kname(sigma: float) -> str:
+    return "g" + str(sigma).replace(".", "_")
+
+
+def _diff(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """Central difference along ``dim`` (2 = rows, 3 = columns), edges replicated."""
+    pad = (0, 0, 1, 1) if dim == 2 else (1, 1, 0, 0)
+    p = F.pad(x, pad, mode="replicate")
+    n = x.shape[dim]
+    return (p.narrow(dim, 2, n) - p.narrow(dim, 0, n)) / 2
+
+
+def probe_taps(taps: tuple[TapSpec, ...]) -> list[int]:
+    """Index of the last tap of every tap group (the probe's inputs), in tap order."""
+    last: dict[str, int] = {}
+    for i, t in enumerate(taps):
+        last[t.group if t.group != "skip" else f"skip{t.stride}"] = i
+    return sorted(last.values())
+
+
+class PixelPaths(nn.Module):
+    """Filter-bank MLP + linear probe: per-class (bg, fg) logits at the decoder's stride."""
+
+    def __init__(self, taps: tuple[TapSpec, ...], num_classes: int, width: int = 24) -> None:
+        super().__init__()
+        n2, c = 2 * num_classes, FilterBank.channels
+        self.filters = FilterBank()
+        self.register_buffer("filter_mean", torch.zeros(1, c, 1, 1))
+        self.register_buffer("filter_std", torch.ones(1, c, 1, 1))
+        self.mlp = nn.Sequential(nn.Conv2d(c, width, 1), nn.ReLU(inplace=True),
+                                 nn.Conv2d(width, width, 1), nn.ReLU(inplace=True),
+                                 nn.Conv2d(width, n2, 1))
+        self.taps = probe_taps(taps)
+        self.probe = nn.ModuleList(nn.Conv2d(taps[i].channels, n2, 1) for i in self.taps)
+        for last in [self.mlp[-1], *self.probe]:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    def responses(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` uint8 -> raw filter responses at stride 2 ``(B, 45, H/2, W/2)``."""
+        return self.filters(images)
+
+    def set_statistics(self, responses: torch.Tensor) -> None:
+        """Standardise with the mean and std of ``(V, 45, h, w)`` support responses."""
+        flat = responses.transpose(0, 1).flatten(1).float()
+        self.filter_mean.copy_(flat.mean(1).view_as(self.filter_mean))
+        self.filter_std.copy_(flat.std(1).clamp(min=1e-4).view_as(self.filter_std))
+
+    def forward(self, responses: torch.Tensor, feats: list[torch.Tensor]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Filter and probe logits, each ``(B, N, 2, h, w)`` at the responses' size."""
+        # Standardised in fp32, then in the weights' dtype (bf16 copies on a GPU).
+        x = (responses.float() - self.filter_mean.float()) / self.filter_std.float()
+        filt = self.mlp(x.to(self.mlp[0].weight.dtype))
+        size = responses.shape[-2:]
+        probe = sum(F.interpolate(conv(feats[i]), size=size, mode="bilinear",
+                                  align_corners=True) for conv, i in zip(self.probe, self.taps))
+        b = responses.shape[0]
+        return filt.view(b, -1, 2, *size), probe.view(b, -1, 2, *size)
