@@ -86,7 +86,19 @@ def _emits(n: int) -> None:
         raise SystemExit(f"only {len(seen)} of {2 * n} signals arrived")
 
 
+def _isolate_settings(folder: str) -> None:
+    """Preferences and QSettings in a folder of the test's (never the user's real ones)."""
+    from PySide6.QtCore import QSettings
+
+    config = os.environ.get("DISTILLFSS_CONFIG_DIR") or str(Path(folder).parent / "config")
+    os.environ["DISTILLFSS_CONFIG_DIR"] = config
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+        QSettings.setPath(QSettings.Format.IniFormat, scope, config)
+
+
 def main(folder: str, moves: int, strokes: int, emits: int) -> None:
+    _isolate_settings(folder)
     app = QApplication.instance() or QApplication([])
     window = MainWindow()
     window.resize(1200, 800)
