@@ -29,7 +29,9 @@ def _isolated_settings(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("DISTILLFSS_CONFIG_DIR", str(folder))
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-        QSettings.setPath(QSettings.Format.IniFormat, scope, str(folder))
+        for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+            # QSettings(org, app) uses the native format: an INI file on Linux too
+            QSettings.setPath(fmt, scope, str(folder))
     yield folder
 
 

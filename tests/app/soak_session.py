@@ -94,7 +94,9 @@ def _isolate_settings(folder: str) -> None:
     os.environ["DISTILLFSS_CONFIG_DIR"] = config
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-        QSettings.setPath(QSettings.Format.IniFormat, scope, config)
+        for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+            # QSettings(org, app) uses the native format: an INI file on Linux too
+            QSettings.setPath(fmt, scope, config)
 
 
 def main(folder: str, moves: int, strokes: int, emits: int) -> None:
