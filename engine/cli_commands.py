@@ -36,18 +36,6 @@ def run_learn(gen, bar_desc: str = "learn"):
     finally:
         if bars["bar"] is not None:
             bars["bar"].close()
-                phase = p.phase
-                bar = progress_bar(p.total_steps, f"{bar_desc}: {p.phase}", "step")
-            bar.total = p.total_steps
-            bar.n = p.step
-            if p.phase != "features":
-                bar.set_postfix(loss=f"{p.loss:.3f}", refresh=False)
-            bar.refresh()
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        if bar is not None:
-            bar.close()
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
