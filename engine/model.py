@@ -17,7 +17,7 @@ from torch import nn
 
 from .backbones import Backbone, TapSpec, build_backbone
 from .head import SharedHead
-from .pixel import PixelPaths
+from .pixel import PixelPaths, combine
 from .student import ConvDistStudent
 from .teacher import MaskAttentionTeacher
 
@@ -158,8 +158,7 @@ class SegModel(nn.Module):
     def pixel_logits(self, responses: torch.Tensor | None, feats: list[torch.Tensor]
                      ) -> torch.Tensor | None:
         """Sum of the pixel paths' logits (the ``extra`` of :meth:`decode`), or None."""
-        paths = self.pixel_paths(responses, feats)
-        return sum(paths.values()) if paths else None  # type: ignore[return-value]
+        return combine(self.pixel_paths(responses, feats))
 
     def student_logits(self, images: torch.Tensor, full_size: bool = True) -> torch.Tensor:
         """``(B, 3, H, W)`` uint8 -> logits ``(B, 1 + N, H, W)`` with no support images.

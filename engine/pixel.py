@@ -124,6 +124,11 @@ def _diff(x: torch.Tensor, dim: int) -> torch.Tensor:
     return (p.narrow(dim, 2, n) - p.narrow(dim, 0, n)) / 2
 
 
+def combine(paths: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    """Sum of the pixel paths' logits (what the decoder adds), or None without paths."""
+    return sum(paths.values()) if paths else None  # type: ignore[return-value]
+
+
 def probe_taps(taps: tuple[TapSpec, ...]) -> list[int]:
     """Index of the last tap of every tap group (the probe's inputs), in tap order."""
     last: dict[str, int] = {}

@@ -44,6 +44,7 @@ from .features import FeatureBank, build_bank, to_working
 from .losses import coarse_mse, dice_loss, focal_loss
 from .model import ClassInfo, HeadConfig, SegModel, default_classes, trainable_parameters
 from .optim import AdamW
+from .pixel import combine
 from .scale import object_scaled_size
 from .validate import check_support_set, loo_estimate
 
@@ -333,7 +334,7 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
     t_coarse = model.teacher_coarse(fq, fs, ms)
     s_coarse = model.student_coarse(fq)
     paths = model.pixel_paths(query_responses(bank, ep), fq)
-    extra = sum(paths.values()) if paths else None
+    extra = combine(paths)
     # One decoder pass over teacher and student maps together (bigger batches run faster).
     both = {k: torch.cat([t_coarse[k], s_coarse[k]]) for k in t_coarse}
     t_logits, s_logits = model.decode(both, [torch.cat([f, f]) for f in fq], size,
@@ -369,7 +370,7 @@ def _student_loss(model: SegModel, bank: FeatureBank, ep):
     """Student-only objective (focal counted 3x to keep the loss scale, + Dice)."""
     fq, _, _, target, _ = gather(bank, ep, model.num_classes)
     paths = model.pixel_paths(query_responses(bank, ep), fq)
-    extra = sum(paths.values()) if paths else None
+    extra = combine(paths)
     logits = model.decode(model.student_coarse(fq), fq, tuple(target.shape[-2:]), extra)
     focal = focal_loss(logits, target)
     zero = focal.new_zeros(())
