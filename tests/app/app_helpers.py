@@ -11,6 +11,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from app.canvas import MaskCanvas
+from app.main_window import MainWindow
 
 
 def make_folder(folder: Path, n: int = 5, size: tuple[int, int] = (96, 128),
@@ -33,6 +34,16 @@ def make_folder(folder: Path, n: int = 5, size: tuple[int, int] = (96, 128),
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(folder / name)
         truth[name] = mask
     return truth
+
+
+def open_window(qtbot, folder: Path) -> MainWindow:
+    """A shown main window (closed by qtbot at the end of the test) with ``folder`` open."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    assert window.open_folder(folder)
+    return window
 
 
 def _send(view: MaskCanvas, kind: QMouseEvent.Type, pos: QPoint,

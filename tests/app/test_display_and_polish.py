@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import drag, make_folder
+from app_helpers import drag, make_folder, open_window
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QApplication, QToolBar
 from pytestqt.qtbot import QtBot
@@ -16,7 +16,6 @@ from pytestqt.qtbot import QtBot
 import app.model_controller as mc
 from app.canvas import Tool
 from app.contrast import auto_limits, contrast_lut
-from app.main_window import MainWindow
 from app.toolbar import initial_size
 
 
@@ -25,14 +24,6 @@ def folder(tmp_path: Path) -> Path:
     make_folder(tmp_path / "images", n=3)
     return tmp_path / "images"
 
-
-def open_window(qtbot: QtBot, folder: Path) -> MainWindow:
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    assert w.open_folder(folder)
-    return w
 
 
 def test_contrast_is_display_only(qtbot: QtBot, folder: Path,

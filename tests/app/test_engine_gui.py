@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import make_folder
+from app_helpers import make_folder, open_window
 from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
@@ -32,10 +32,7 @@ def tiny_config() -> object:
 @pytest.fixture()
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[MainWindow, dict[str, np.ndarray]]]:
     truth = make_folder(tmp_path / "images", n=6)
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    assert w.open_folder(tmp_path / "images")
+    w = open_window(qtbot, tmp_path / "images")
     w.model.learn_config = tiny_config()
     for name in list(truth)[:3]:  # paint the truth of three images through the document
         w.show_image(name)

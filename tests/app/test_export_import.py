@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import drag, make_folder
+from app_helpers import drag, make_folder, open_window
 from pytestqt.qtbot import QtBot
 
 from app.export_dialog import ExportDialog, ExportSummary
@@ -19,10 +19,7 @@ from engine.project import ImageState
 @pytest.fixture()
 def window(qtbot: QtBot, tmp_path: Path) -> MainWindow:
     make_folder(tmp_path / "images", n=4)
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    assert w.open_folder(tmp_path / "images")
+    w = open_window(qtbot, tmp_path / "images")
     return w
 
 

@@ -7,21 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import drag, make_folder
+from app_helpers import drag, make_folder, open_window
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.settings import load_settings
 from engine.project import ImageState
 
-
-def open_window(qtbot: QtBot, folder: Path) -> MainWindow:
-    window = MainWindow()
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    assert window.open_folder(folder)
-    return window
 
 
 def close_window(qtbot: QtBot, window: MainWindow) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from app_helpers import drag, make_folder
+from app_helpers import drag, make_folder, open_window
 from pytestqt.qtbot import QtBot
 
 import app.model_controller as mc
@@ -92,10 +92,7 @@ def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setattr(mc, "predict_job", fake_predict)
     monkeypatch.setattr(mc, "auto_label_job", fake_auto_label)
     make_folder(tmp_path / "images", n=5)
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    assert w.open_folder(tmp_path / "images")
+    w = open_window(qtbot, tmp_path / "images")
     yield w
     w.close()
 

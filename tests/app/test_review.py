@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import drag, make_folder
+from app_helpers import drag, make_folder, open_window
 from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
@@ -36,10 +36,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> MainWindow:
         write_png_atomic(project.prediction_path(name), prediction())
         project.record_prediction(name, score)
     project.close()
-    w = MainWindow()
-    qtbot.addWidget(w)
-    w.show()
-    assert w.open_folder(folder)
+    w = open_window(qtbot, folder)
     return w
 
 
