@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -256,12 +257,14 @@ def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
         return _decode.image_size(path, kind)
 
 
-def read_mask(path: str | os.PathLike) -> np.ndarray:
+def read_mask(path: str | os.PathLike, *, raw: bool = False) -> np.ndarray:
     """Read a mask image as class indices.
 
     Palette PNGs keep their palette indices; 16-bit masks keep values up to 255 (any
     larger value makes the mask binary: nonzero = 1); colour masks are reduced to grey;
-    alpha is ignored.  A binary mask whose only values are 0 and 255 becomes 0/1.
+    alpha is ignored.  A binary mask whose only values are 0 and 255 becomes 0/1, unless
+    ``raw`` (the project's own label files, where 255 means "not painted":
+    :mod:`engine.labels`).
 
     Returns
     -------
@@ -281,7 +284,7 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
             _decode.check_pixels(*im.size)
             arr = _mask_array(im)
     values = np.unique(arr)
-    if values.size <= 2 and values.max(initial=0) == 255:
+    if not raw and values.size <= 2 and values.max(initial=0) == 255:
         arr = (arr > 127).astype(np.uint8)
     return np.ascontiguousarray(arr)
 

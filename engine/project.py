@@ -6,7 +6,8 @@ the image folder is read-only)::
     project.json        schema_version, image_folder, classes [{id, name, color}],
                         images {file name: {state, mean_confidence}}, active_model
     project.json.bak    the last copy of project.json that was read back intact
-    labels/<stem>.png   human masks (class indices, palette PNG)
+    labels/<stem>.png   human masks (class indices, palette PNG; 255 = not painted,
+                        see engine.labels for when unpainted means background)
     predictions/<stem>.png  model output (class indices)
     models/             saved models
     lock                held by the instance that may write
@@ -31,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from engine.io import ImageReadError, atomic_write, list_images, read_mask, write_png_atomic
+from engine.labels import NOT_PAINTED
 from engine.lockfile import acquire_lock
 
 SCHEMA_VERSION = 1
@@ -253,13 +255,14 @@ class Project:
         lut = np.arange(256, dtype=np.uint8)
         lut[class_id] = 0
         lut[class_id + 1:] = np.arange(class_id, 255, dtype=np.uint8)
+        lut[NOT_PAINTED] = NOT_PAINTED
         staged: list[tuple[Path, Path]] = []
         unreadable: list[str] = []
         try:
             for folder in (self.root / "labels", self.root / "predictions"):
                 for png in sorted(folder.glob("*.png")):
                     try:
-                        arr = read_mask(png)
+                        arr = read_mask(png, raw=folder.name == "labels")
                     except ImageReadError:
                         unreadable.append(png.name)
                         continue
@@ -356,9 +359,11 @@ class Project:
 
     # -- labels and predictions -------------------------------------------------------------
     def load_label(self, name: str) -> np.ndarray | None:
-        """The human mask of ``name`` as ``(H, W) uint8``, or None when there is none."""
+        """The human mask of ``name`` as ``(H, W) uint8``, or None when there is none.
+
+        Values as written: 255 marks unpainted pixels (:mod:`engine.labels`)."""
         path = self.label_path(name)
-        return read_mask(path) if path.exists() else None
+        return read_mask(path, raw=True) if path.exists() else None
 
     def load_prediction(self, name: str) -> np.ndarray | None:
         """The predicted mask of ``name`` as ``(H, W) uint8``, or None when there is none."""
