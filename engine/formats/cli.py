@@ -14,14 +14,23 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
-from engine.formats import (EXPORT_FORMATS, IMPORT_FORMATS, FormatError, ImportedLabels, Sample,
-                            export_labels, import_labels)
+from engine.formats import (
+    EXPORT_FORMATS,
+    IMPORT_FORMATS,
+    FormatError,
+    ImportedLabels,
+    Sample,
+    export_labels,
+    import_labels,
+)
 from engine.io import ImageReadError, display_name, read_image_size, read_mask
+from engine.labels import NOT_PAINTED
 
 EXIT_OK, EXIT_FAILED, EXIT_SKIPPED = 0, 1, 3
 
@@ -92,13 +101,21 @@ def _samples(items: Mapping[str, tuple[Path | None, Path]], notes: list[str],
              on_sample: Callable[[Sample], None] | None = None) -> Iterator[Sample]:
     for stem, (image, label) in items.items():
         try:
-            sample = Sample(stem, read_mask(label), Path(image) if image is not None else None)
+            sample = Sample(stem, _exported(Path(label)), Path(image) if image is not None else None)
         except ImageReadError as exc:
             notes.append(f"{exc} (skipped)")
             continue
         if on_sample is not None:
             on_sample(sample)
         yield sample
+
+
+def _exported(label: Path) -> np.ndarray:
+    """A label map as exports write it: a project's own label file is read raw and its
+    unpainted pixels (:data:`engine.labels.NOT_PAINTED`) become background."""
+    own = label.parent.name == "labels" and (label.parent.parent / "project.json").is_file()
+    mask = read_mask(label, raw=own)
+    return np.where(mask == NOT_PAINTED, 0, mask).astype(np.uint8) if own else mask
 
 
 def open_project(path: Path, read_only: bool) -> Any:
