@@ -82,6 +82,9 @@ def _add_learn(sub) -> None:
                    help="long side images are resized to (default 384, or down to 256 "
                         "when the objects are large; multiple of 32)")
     s.add_argument("--no-loo", action="store_true", help="skip the leave-one-out estimate")
+    s.add_argument("--ignore-value", type=int, default=None, metavar="V",
+                   help="mask pixels equal to V are not painted (scribbles: e.g. 0 background "
+                        "strokes, 255 class strokes, 128 elsewhere); the losses skip them")
     s.set_defaults(func=_lazy("engine.cli_commands", "cmd_learn"))
 
 
