@@ -1,8 +1,9 @@
 """A label map that can be painted, filled and undone, without any GUI toolkit.
 
 :class:`MaskDocument` holds one ``(H, W) uint8`` array of class indices
-(0 = background) and the operations a person performs on it with a brush:
-paint a disc or a line of discs, erase, flood fill, fill a polygon.  Every
+(0 = background, 255 = not painted: see :mod:`engine.labels`) and the operations a
+person performs on it with a brush: paint a disc or a line of discs, erase, flood fill,
+fill a polygon, paint a mask a selection tool computed.  Every
 operation between :meth:`MaskDocument.begin_stroke` and
 :meth:`MaskDocument.end_stroke` forms **one** undo step; an operation called
 outside a stroke is a step of its own.
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+
+from engine.labels import NOT_PAINTED
 
 TILE = 256
 Region = tuple[int, int, int, int]  # y0, y1, x0, x1 (half-open)
@@ -64,6 +67,11 @@ class MaskDocument:
     def empty(cls, shape: tuple[int, int], max_undo: int = 100) -> MaskDocument:
         """Return a document of all background with ``shape = (H, W)``."""
         return cls(np.zeros(shape, np.uint8), max_undo=max_undo)
+
+    @classmethod
+    def unpainted(cls, shape: tuple[int, int], max_undo: int = 100) -> MaskDocument:
+        """Return a document where nothing is painted yet (all ``NOT_PAINTED``)."""
+        return cls(np.full(shape, NOT_PAINTED, np.uint8), max_undo=max_undo)
 
     # -- reading ---------------------------------------------------------------
     @property
@@ -147,24 +155,25 @@ class MaskDocument:
                    radius: float, label: int) -> Region | None:
         """Paint a thick line of ``label`` (round caps) from ``start`` to ``end`` (x, y)."""
         label = _check_label(label)
-        r = max(0.5, float(radius))
-        (x0, y0), (x1, y1) = start, end
-        region = self._clip((min(y0, y1) - r, max(y0, y1) + r + 1,
-                             min(x0, x1) - r, max(x0, x1) + r + 1))
-        if region is None:
+        found = line_footprint(self.shape, start, end, radius)
+        if found is None:
             return None
-        ry0, ry1, rx0, rx1 = region
-        mask = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
-        p0 = (round(x0) - rx0, round(y0) - ry0)
-        p1 = (round(x1) - rx0, round(y1) - ry0)
-        thickness = max(1, round(2 * r))
-        if thickness <= 1:
-            cv2.line(mask, p0, p1, 1, 1)
-        else:
-            cv2.line(mask, p0, p1, 1, thickness, lineType=cv2.LINE_8)
-            cv2.circle(mask, p0, round(r), 1, -1)
-            cv2.circle(mask, p1, round(r), 1, -1)
-        return self._apply(region, mask.astype(bool), label)
+        return self._apply(found[0], found[1], label)
+
+    def paint_mask(self, region: Region, mask: np.ndarray, label: int) -> Region | None:
+        """Set the pixels of ``mask`` (bool, ``(y1 - y0, x1 - x0)``) over ``region = (y0, y1,
+        x0, x1)`` to ``label`` (e.g. a selection from :mod:`engine.selection`)."""
+        label = _check_label(label)
+        y0, y1, x0, x1 = (int(v) for v in region)
+        h, w = self.shape
+        if not (0 <= y0 <= y1 <= h and 0 <= x0 <= x1 <= w):
+            raise ValueError(f"region {region} lies outside the document {self.shape}")
+        mask = np.asarray(mask, bool)
+        if mask.shape != (y1 - y0, x1 - x0):
+            raise ValueError(f"mask shape {mask.shape} does not match the region {region}")
+        if not mask.any():
+            return None
+        return self._apply((y0, y1, x0, x1), mask, label)
 
     def fill_polygon(self, points: Sequence[tuple[float, float]], label: int) -> Region | None:
         """Fill the polygon with vertices ``points = [(x, y), ...]`` (at least 3) with ``label``."""
@@ -284,6 +293,33 @@ class MaskDocument:
         self.revision += 1
         for fn in list(self._listeners):
             fn(region)
+
+
+def line_footprint(shape: tuple[int, int], start: tuple[float, float],
+                   end: tuple[float, float], radius: float) -> tuple[Region, np.ndarray] | None:
+    """The pixels a brush of ``radius`` covers along the line ``start`` -> ``end`` (x, y).
+
+    Returns ``(region, mask)``: the region ``(y0, y1, x0, x1)`` clipped to ``shape = (H, W)``
+    and a bool mask over it; None when the line lies outside.
+    """
+    r = max(0.5, float(radius))
+    (x0, y0), (x1, y1) = start, end
+    h, w = shape
+    ry0, ry1 = max(0, int(np.floor(min(y0, y1) - r))), min(h, int(np.ceil(max(y0, y1) + r + 1)))
+    rx0, rx1 = max(0, int(np.floor(min(x0, x1) - r))), min(w, int(np.ceil(max(x0, x1) + r + 1)))
+    if ry0 >= ry1 or rx0 >= rx1:
+        return None
+    mask = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
+    p0 = (round(x0) - rx0, round(y0) - ry0)
+    p1 = (round(x1) - rx0, round(y1) - ry0)
+    thickness = max(1, round(2 * r))
+    if thickness <= 1:
+        cv2.line(mask, p0, p1, 1, 1)
+    else:
+        cv2.line(mask, p0, p1, 1, thickness, lineType=cv2.LINE_8)
+        cv2.circle(mask, p0, round(r), 1, -1)
+        cv2.circle(mask, p1, round(r), 1, -1)
+    return (ry0, ry1, rx0, rx1), mask.astype(bool)
 
 
 def _check_label(label: int) -> int:
