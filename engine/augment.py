@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .labels import class_pixels
+
 
 def working_size(h: int, w: int, long_side: int) -> tuple[int, int]:
     """(h, w) scaled so the long side equals ``long_side`` (aspect ratio kept)."""
@@ -42,7 +44,7 @@ def pad_to_multiple(image: np.ndarray, multiple: int = 32) -> np.ndarray:
 def _crop_origin(mask: np.ndarray, crop: int, rng: np.random.Generator,
                  fg_bias: float) -> tuple[int, int]:
     h, w = mask.shape
-    ys, xs = np.nonzero(mask)
+    ys, xs = np.nonzero(class_pixels(mask))
     if ys.size and rng.random() < fg_bias:
         k = rng.integers(ys.size)
         cy, cx = ys[k] - crop // 2 + rng.integers(-crop // 4, crop // 4 + 1), xs[k] - crop // 2

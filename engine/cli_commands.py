@@ -1,13 +1,13 @@
-"""Implementations of ``distillfss learn``, ``label`` and ``eval`` (see :mod:`engine.cli`)."""
+"""Implementations of ``distillfss learn`` and ``eval`` (see :mod:`engine.cli`; ``label`` is
+in :mod:`engine.label_command`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 
-from .cli import EXIT_OK, EXIT_SKIPPED, CliError, progress_bar
+from .cli import EXIT_OK, CliError, progress_bar
 from .io import list_images
 from .run import drive
 from .verdict import CAVEAT, coverage, verdict
@@ -40,14 +40,19 @@ def run_learn(gen, bar_desc: str = "learn"):
 
 def cmd_learn(args: argparse.Namespace) -> int:
     """``distillfss learn``: pick supports, learn, save the model, print the LOO estimate."""
-    from .model import ClassInfo, DEFAULT_COLORS
+    from .labels import is_sparse, num_classes
+    from .model import DEFAULT_COLORS, ClassInfo
     from .modelfile import save_model
     from .supports import choose_supports, load_supports
     from .train import LearnConfig, learn
 
-    paths = choose_supports(args.images, args.masks, args.shots, args.seed, args.support_list)
-    images, masks = load_supports(paths, args.masks)
-    n = int(max(m.max() for m in masks))
+    ignore = getattr(args, "ignore_value", None)
+    if ignore is not None and not 0 <= ignore <= 255:
+        raise CliError("--ignore-value must be a pixel value 0..255")
+    paths = choose_supports(args.images, args.masks, args.shots, args.seed, args.support_list,
+                            ignore_value=ignore)
+    images, masks = load_supports(paths, args.masks, ignore_value=ignore)
+    n = num_classes(masks)
     names = [s.strip() for s in args.class_names.split(",")] if args.class_names else []
     if names and len(names) != n:
         raise CliError(f"--class-names gives {len(names)} name(s) but the masks have {n} class(es)")
@@ -67,8 +72,10 @@ def cmd_learn(args: argparse.Namespace) -> int:
         cfg = replace(cfg, input_size=args.input_size, object_scale=False)
     if args.no_loo:
         cfg = replace(cfg, loo_steps=0)
+    sparse = sum(is_sparse(m) for m in masks)
     print(f"learning {', '.join(names)} from {len(paths)} image(s): "
-          f"{', '.join(p.name for p in paths)}", file=sys.stderr)
+          f"{', '.join(p.name for p in paths)}"
+          + (f" ({sparse} with unpainted pixels, ignored)" if sparse else ""), file=sys.stderr)
     model = run_learn(learn(images, masks, classes, cfg))
     model.metadata["support_files"] = [p.name for p in paths]
     save_model(model, args.out)
@@ -98,49 +105,6 @@ def describe_loo(meta: dict) -> str:
         lines.append(f"  {cover}")
     lines.append(f"  ({CAVEAT})")
     return "\n".join(lines)
-
-
-def cmd_label(args: argparse.Namespace) -> int:
-    """``distillfss label``: predict every image; exit 3 if some could not be read."""
-    from .batch import label_folder
-    from .predict import Predictor
-
-    images = list_images(args.input)
-    if not images:
-        raise CliError(f"no images found in {args.input}")
-    predictor = Predictor.from_file(args.model, args.device, flip_average=args.flip_average)
-    if args.batch_size < 1:
-        raise CliError("--batch-size must be at least 1")
-    skipped, labelled = [], []
-    bar = progress_bar(len(images), "label", "img")
-    try:
-        for rec in label_folder(predictor, images, args.output, batch_size=args.batch_size,
-                                resume=not args.no_resume):
-            bar.update(1)
-            bar.set_postfix(img_s=f"{rec.images_per_s:.1f}", refresh=False)
-            if rec.status == "failed":
-                bar.write(f"skipped: {rec.message}", file=sys.stderr)
-                skipped.append(rec.path)
-            else:
-                labelled.append(rec.path)
-    finally:
-        bar.close()
-    if args.fmt != "png":
-        _write_format(args, predictor, labelled)
-    print(f"labelled {len(labelled)} image(s) into {args.output}"
-          + (f"; skipped {len(skipped)}" if skipped else ""))
-    return EXIT_SKIPPED if skipped else EXIT_OK
-
-
-def _write_format(args: argparse.Namespace, predictor, labelled: list[Path]) -> None:
-    from .batch import output_names
-    from .formats.cli import write_format
-
-    names = output_names(list_images(args.input))
-    masks = {names[p][:-4]: (p, Path(args.output) / names[p]) for p in labelled}
-    classes = {c.id: c.name for c in predictor.classes}
-    for note in write_format(args.fmt, masks, classes, args.output, args.input):
-        print(note, file=sys.stderr)  # each note already names the file and says "(skipped)"
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .features import FeatureBank
+from .labels import NOT_PAINTED
 
 
 @dataclass
@@ -60,8 +61,9 @@ def gather(bank: FeatureBank, ep: Episodes, num_classes: int):
     """Tensors of an episode batch.
 
     Returns query taps ``(B, C, h, w)``, support taps ``(B, S, C, h, w)``, support masks
-    ``(B, S, N, H, W)`` float, query labels ``(B, H, W)`` long, and ``present (B, N)`` bool:
-    whether class n appears in the episode's supports.
+    ``(B, S, N, H, W)`` float, query labels ``(B, H, W)`` long (``NOT_PAINTED`` where
+    unpainted), and ``present (B, N)`` bool: whether class n appears in the episode's
+    supports.  See :func:`support_painted` for the supports' painted pixels.
     """
     q = torch.from_numpy(ep.query).to(bank.labels.device)
     s = torch.from_numpy(ep.support).to(bank.labels.device)
@@ -74,6 +76,21 @@ def gather(bank: FeatureBank, ep: Episodes, num_classes: int):
     masks = (slab.unsqueeze(1) == classes).float().view(b, k, num_classes, *slab.shape[-2:])
     present = masks.flatten(3).amax(3).amax(1) > 0
     return fq, fs, masks, bank.labels.index_select(0, q), present
+
+
+def support_painted(bank: FeatureBank, ep: Episodes) -> torch.Tensor | None:
+    """``(B, S, H, W)`` float, 1 where the episodes' support pixels are painted; None when
+    every pixel of the bank is painted (complete masks: the teacher needs no weights)."""
+    if not bank.sparse:
+        return None
+    s = torch.from_numpy(ep.support).to(bank.labels.device)
+    slab = bank.labels.index_select(0, s.flatten())
+    return (slab != NOT_PAINTED).float().view(*s.shape, *slab.shape[-2:])
+
+
+def query_views(bank: FeatureBank, ep: Episodes) -> torch.Tensor:
+    """The episodes' query views ``(B, 3, H, W)`` uint8."""
+    return bank.views.index_select(0, torch.from_numpy(ep.query).to(bank.views.device))
 
 
 def query_responses(bank: FeatureBank, ep: Episodes) -> torch.Tensor | None:

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
-from .augment import augmented_view, pad_to_multiple, plain_view, resize_image, resize_mask, working_size
+from .augment import (
+    augmented_view,
+    pad_to_multiple,
+    plain_view,
+    resize_image,
+    resize_mask,
+    working_size,
+)
+from .labels import NOT_PAINTED
 from .model import SegModel
 
 
@@ -26,6 +34,15 @@ class FeatureBank:
     labels: torch.Tensor
     image_of_view: np.ndarray
     responses: torch.Tensor | None = None
+    views: torch.Tensor | None = None
+    _sparse: bool | None = field(default=None, repr=False)
+
+    @property
+    def sparse(self) -> bool:
+        """True when some view has unpainted pixels (:data:`engine.labels.NOT_PAINTED`)."""
+        if self._sparse is None:
+            self._sparse = bool((self.labels == NOT_PAINTED).any())
+        return self._sparse
 
     def views_of(self, images: Sequence[int]) -> np.ndarray:
         """Indices of the views that come from the given support images."""
@@ -60,7 +77,7 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
     work = [to_working(im, m, side) for im, m, side in zip(images, masks, sides)]
     jobs = [(i, v) for i in range(len(images)) for v in range(n_views)]
     feats: list[list[torch.Tensor]] = []
-    labels, owners, responses = [], [], []
+    labels, owners, responses, views = [], [], [], []
     for start in range(0, len(jobs), chunk):
         batch_img = []
         for i, v in jobs[start:start + chunk]:
@@ -71,6 +88,7 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
             labels.append(torch.from_numpy(lab.astype(np.int64)))
             owners.append(i)
         x = torch.from_numpy(np.stack(batch_img)).permute(0, 3, 1, 2).to(device)
+        views.append(x)
         feats.append([f.float() for f in model.features(x)])
         r = model.pixel_responses(x)
         if r is not None:
@@ -79,7 +97,8 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
         yield done, len(jobs), None
     taps = [torch.cat([f[t] for f in feats]) for t in range(len(feats[0]))]
     yield len(jobs), len(jobs), FeatureBank(taps, torch.stack(labels).to(device), np.array(owners),
-                                            torch.cat(responses) if responses else None)
+                                            torch.cat(responses) if responses else None,
+                                            torch.cat(views))
 
 
 def full_view_tensor(image: np.ndarray, long_side: int) -> tuple[torch.Tensor, tuple[int, int]]:

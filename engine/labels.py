@@ -27,6 +27,12 @@ def painted(labels: np.ndarray) -> np.ndarray:
     return np.asarray(labels) != NOT_PAINTED
 
 
+def class_pixels(labels: np.ndarray) -> np.ndarray:
+    """Boolean map of the pixels painted with a class (not background, not unpainted)."""
+    arr = np.asarray(labels)
+    return (arr != BACKGROUND) & (arr != NOT_PAINTED)
+
+
 def is_sparse(labels: np.ndarray) -> bool:
     """True when some pixels are not painted (the losses must skip them)."""
     return bool((np.asarray(labels) == NOT_PAINTED).any())

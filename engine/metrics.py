@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .labels import NOT_PAINTED
+
 
 class IoUAccumulator:
     """Accumulates a confusion matrix over many ``(H, W)`` label maps with classes 0..N."""
@@ -13,11 +15,15 @@ class IoUAccumulator:
         self.confusion = np.zeros((self.n, self.n), dtype=np.int64)
 
     def add(self, pred: np.ndarray, target: np.ndarray) -> None:
-        """Add one prediction/ground-truth pair (same shape, uint8 class ids)."""
+        """Add one prediction/ground-truth pair (same shape, uint8 class ids); target pixels
+        that are not painted (:data:`engine.labels.NOT_PAINTED`) are not counted."""
         if pred.shape != target.shape:
             raise ValueError(f"prediction {pred.shape} and mask {target.shape} differ in size")
         t = np.minimum(target.astype(np.int64), self.n - 1).ravel()
         p = np.minimum(pred.astype(np.int64), self.n - 1).ravel()
+        keep = np.asarray(target).ravel() != NOT_PAINTED
+        if not keep.all():
+            t, p = t[keep], p[keep]
         self.confusion += np.bincount(t * self.n + p, minlength=self.n ** 2).reshape(self.n, self.n)
 
     def per_class(self) -> np.ndarray:

@@ -127,13 +127,15 @@ class SegModel(nn.Module):
         return self.student(feats)
 
     def teacher_coarse(self, feats: list[torch.Tensor], support_feats: list[torch.Tensor],
-                       support_masks: torch.Tensor) -> dict[int, torch.Tensor]:
+                       support_masks: torch.Tensor,
+                       support_painted: torch.Tensor | None = None) -> dict[int, torch.Tensor]:
         """Coarse maps by attention to the supports.
 
         ``support_feats``: taps ``(B, S, C, h, w)``; ``support_masks``: ``(B, S, N, H, W)``
-        float in [0, 1] (one channel per class).
+        float in [0, 1] (one channel per class); ``support_painted``: ``(B, S, H, W)``, 1
+        where a support pixel is painted, for sparse labels (None: all are).
         """
-        return self.teacher(feats, support_feats, support_masks)
+        return self.teacher(feats, support_feats, support_masks, support_painted)
 
     def decode(self, coarse: dict[int, torch.Tensor], feats: list[torch.Tensor],
                out_size: tuple[int, int] | None,

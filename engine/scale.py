@@ -8,15 +8,17 @@ import cv2
 import numpy as np
 
 from .augment import resize_mask, working_size
+from .labels import class_pixels
 
 
 def median_object_diameter(masks: Sequence[np.ndarray], long_side: int) -> float | None:
     """Median equivalent diameter (px, at working scale ``long_side``) of the connected
-    foreground components of ``masks`` (``(H, W) uint8``, any class); None without any."""
+    foreground components of ``masks`` (``(H, W) uint8``, any class; unpainted pixels are
+    not objects); None without any."""
     diameters = []
     for m in masks:
         small = resize_mask(m, working_size(m.shape[0], m.shape[1], long_side))
-        _, _, stats, _ = cv2.connectedComponentsWithStats((small > 0).astype(np.uint8),
+        _, _, stats, _ = cv2.connectedComponentsWithStats(class_pixels(small).astype(np.uint8),
                                                           connectivity=8)
         diameters += [float(np.sqrt(4 * a / np.pi)) for a in stats[1:, cv2.CC_STAT_AREA]]
     return float(np.median(diameters)) if diameters else None

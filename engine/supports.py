@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import ImageReadError, list_images, read_image, read_mask
+from .labels import apply_ignore_value, class_pixels, has_painting
 
 
 def mask_for(image: Path, masks_dir: Path) -> Path | None:
@@ -24,9 +25,10 @@ def _folder(path: Path, what: str) -> Path:
 
 
 def choose_supports(images_dir: Path, masks_dir: Path, shots: int | None, seed: int,
-                    support_list: Path | None) -> list[Path]:
+                    support_list: Path | None, ignore_value: int | None = None) -> list[Path]:
     """The support images: those named in ``support_list``, or ``shots`` random images
-    (seeded) among those whose mask has foreground."""
+    (seeded) among those whose mask has foreground (``ignore_value``: see
+    :func:`read_support_mask`)."""
     images_dir, masks_dir = _folder(images_dir, "images"), _folder(masks_dir, "masks")
     if support_list is not None:
         try:
@@ -46,7 +48,8 @@ def choose_supports(images_dir: Path, masks_dir: Path, shots: int | None, seed: 
     if shots is None or shots < 1:
         raise ValueError("--shots must be at least 1")
     candidates = [p for p in list_images(images_dir) if mask_for(p, masks_dir) is not None]
-    candidates = [p for p in candidates if _has_foreground(mask_for(p, masks_dir))]
+    candidates = [p for p in candidates
+                  if _has_foreground(mask_for(p, masks_dir), ignore_value)]
     if len(candidates) < shots:
         raise ValueError(f"--shots {shots}: only {len(candidates)} image(s) in {images_dir} have "
                          f"a non-empty mask in {masks_dir}")
@@ -55,30 +58,48 @@ def choose_supports(images_dir: Path, masks_dir: Path, shots: int | None, seed: 
     return [candidates[i] for i in picked]
 
 
-def _has_foreground(mask_path: Path | None) -> bool:
+def _has_foreground(mask_path: Path | None, ignore_value: int | None) -> bool:
     try:
-        return mask_path is not None and bool(read_mask(mask_path).any())
-    except ImageReadError:
+        return mask_path is not None and bool(
+            class_pixels(read_support_mask(mask_path, ignore_value)).any())
+    except (ImageReadError, ValueError):
         return False
 
 
-def load_supports(paths: list[Path], masks_dir: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Read support images and masks; ``ValueError`` with one clear line on any problem."""
+def read_support_mask(path: Path, ignore_value: int | None = None) -> np.ndarray:
+    """A mask file as class ids; with ``ignore_value``, pixels of that raw value become
+    :data:`~engine.labels.NOT_PAINTED` (:func:`engine.labels.apply_ignore_value`)."""
+    if ignore_value is None:
+        return read_mask(path)
+    try:
+        return apply_ignore_value(read_mask(path, raw=True), ignore_value)
+    except ValueError as exc:
+        raise ValueError(f"mask {path.name}: {exc}") from None
+
+
+def load_supports(paths: list[Path], masks_dir: Path, ignore_value: int | None = None
+                  ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Read support images and masks; ``ValueError`` with one clear line on any problem.
+
+    ``ignore_value``: mask pixels of that value are not painted (scribbles)."""
     images, masks = [], []
     for p in paths:
         m = mask_for(p, masks_dir)
         if m is None:
             raise ValueError(f"no mask for support image {p.name}: expected {masks_dir / (p.stem + '.png')}")
         try:
-            im, mk = read_image(p), read_mask(m)
+            im, mk = read_image(p), read_support_mask(m, ignore_value)
         except ImageReadError as exc:
             raise ValueError(str(exc)) from None
         if mk.shape != im.shape[:2]:
             raise ValueError(f"mask {m.name} is {mk.shape[1]}x{mk.shape[0]} but image {p.name} "
                              f"is {im.shape[1]}x{im.shape[0]}")
-        if not mk.any():
+        if ignore_value is None and not mk.any():
             raise ValueError(f"mask {m.name} is empty (no foreground pixel): paint the class "
                              "or leave this image out of the support set")
+        if not has_painting(mk):
+            raise ValueError(f"mask {m.name} has no painted pixel (all {ignore_value}): "
+                             "leave this image out of the support set")
         images.append(im)
         masks.append(mk)
     return images, masks

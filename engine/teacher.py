@@ -19,6 +19,12 @@ Choices where this differs from the official DCAMA (argued):
   evidence, and the teacher's cost no longer grows with the number of classes.
 - No attention dropout (0.5 in DCAMA): with 1–10 shots it makes the teacher's targets for the
   student needlessly noisy, and on a CPU it doubles the cost of the attention.
+- **Sparse supports** (scribbles): a support pixel nobody painted is neither class nor
+  background, so it must not vote.  Attention keys get an additive bias ``log(painted
+  fraction)`` (fraction at the tap's resolution, floored at 1e-30: finite, so a crop with
+  nothing painted never gives NaN; its keys' values are 0) and the value is the class fraction *among the painted
+  pixels* of the key's cell.  A completely painted support gets neither (the same numbers as
+  before sparse labels existed).
 - Heads are at least 32 channels wide (up to 8 heads): Lite0's 40-channel stride-8 taps would
   otherwise get 5-dim heads, 8x the memory traffic for no measurable gain.
 """
@@ -56,7 +62,8 @@ class MaskAttention(nn.Module):
             nn.init.eye_(lin.weight)
             nn.init.zeros_(lin.bias)
 
-    def forward(self, fq: torch.Tensor, fs: torch.Tensor, ms: torch.Tensor) -> torch.Tensor:
+    def forward(self, fq: torch.Tensor, fs: torch.Tensor, ms: torch.Tensor,
+                bias: torch.Tensor | None = None) -> torch.Tensor:
         """Coarse maps for one tap.
 
         Parameters
@@ -64,6 +71,7 @@ class MaskAttention(nn.Module):
         fq : (B, C, h, w) query features.
         fs : (B, S, C, h, w) support features.
         ms : (B, S, N, h, w) support masks already resized to (h, w), float in [0, 1].
+        bias : (B, S, h, w) additive attention bias per support key (None: no bias).
 
         Returns
         -------
@@ -78,7 +86,8 @@ class MaskAttention(nn.Module):
         k = k.view(b, s * h * w, self.heads, d).transpose(1, 2)           # B, H, Shw, d
         v = ms.permute(0, 1, 3, 4, 2).reshape(b, 1, s * h * w, n).expand(b, self.heads, -1, -1)
         p = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v.to(q.dtype), dropout_p=p,
+        mask = None if bias is None else bias.reshape(b, 1, 1, s * h * w).to(q.dtype)
+        out = F.scaled_dot_product_attention(q, k, v.to(q.dtype), attn_mask=mask, dropout_p=p,
                                              scale=1.0 / math.sqrt(d))   # B, H, hw, N
         return out.mean(1).transpose(1, 2).reshape(b, n, h, w)
 
@@ -93,25 +102,42 @@ class MaskAttentionTeacher(nn.Module):
             {g.name: MaskAttention(g.channels, heads, dropout) for g in self.groups})
 
     def forward(self, feats: list[torch.Tensor], support_feats: list[torch.Tensor],
-                support_masks: torch.Tensor) -> dict[int, torch.Tensor]:
-        """Query taps, support taps ``(B, S, C, h, w)``, masks ``(B, S, N, H, W)`` ->
+                support_masks: torch.Tensor,
+                support_painted: torch.Tensor | None = None) -> dict[int, torch.Tensor]:
+        """Query taps, support taps ``(B, S, C, h, w)``, masks ``(B, S, N, H, W)`` and, for
+        sparse labels, the painted pixels ``(B, S, H, W)`` float (None: all painted) ->
         ``{stride: (B, N, T, h, w)}``."""
         b, s, n = support_masks.shape[:3]
         per_tap: dict[int, torch.Tensor] = {}
-        resized: dict[tuple[int, int], torch.Tensor] = {}
+        resized: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
         for g in self.groups:
             size = tuple(feats[g.indices[0]].shape[-2:])
             if size not in resized:
-                m = F.interpolate(support_masks.flatten(0, 1), size=size, mode="bilinear",
-                                  align_corners=True)
-                resized[size] = m.view(b, s, n, *size)
+                resized[size] = _resized_masks(support_masks, support_painted, size)
+            masks, bias = resized[size]
             # The taps of a group share the block and the shapes: one batched call.
             t = len(g.indices)
             out = self.blocks[g.name](torch.cat([feats[i] for i in g.indices]),
                                       torch.cat([support_feats[i] for i in g.indices]),
-                                      resized[size].repeat(t, 1, 1, 1, 1))
+                                      masks.repeat(t, 1, 1, 1, 1),
+                                      None if bias is None else bias.repeat(t, 1, 1, 1))
             per_tap.update(zip(g.indices, out.chunk(t)))
         return _stack_levels(self.groups, per_tap)
+
+
+def _resized_masks(masks: torch.Tensor, painted: torch.Tensor | None,
+                   size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Support masks at a tap's ``size`` and the attention bias of sparse labels (or None)."""
+    b, s, n = masks.shape[:3]
+    m = F.interpolate(masks.flatten(0, 1), size=size, mode="bilinear", align_corners=True)
+    m = m.view(b, s, n, *size)
+    if painted is None:
+        return m, None
+    p = F.interpolate(painted.flatten(0, 1).unsqueeze(1).float(), size=size, mode="bilinear",
+                      align_corners=True).view(b, s, 1, *size)
+    # Class fraction among the painted pixels of each cell; unpainted cells are masked out.
+    m = torch.where(p > 1e-6, m / p.clamp(min=1e-6), torch.zeros_like(m)).clamp(max=1.0)
+    return m, p[:, :, 0].clamp(min=1e-30).log()
 
 
 def _stack_levels(groups, per_tap: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:

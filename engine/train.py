@@ -38,10 +38,11 @@ import torch
 
 from . import __version__
 from .device import autocast_dtype, choose_device, describe
-from .episodes import gather, query_responses, sample_episodes
-from .head import merge_binary_logits, upsample
+from .episodes import gather, query_responses, query_views, sample_episodes, support_painted
 from .features import FeatureBank, build_bank, to_working
-from .losses import coarse_mse, dice_loss, focal_loss
+from .head import merge_binary_logits, upsample
+from .labels import NOT_PAINTED, class_pixels, num_classes
+from .losses import affinity_loss, coarse_mse, dice_loss, focal_loss
 from .model import ClassInfo, HeadConfig, SegModel, default_classes, trainable_parameters
 from .optim import AdamW
 from .pixel import combine
@@ -99,6 +100,8 @@ class LearnConfig:
         disables the estimate).
     aux_weight : weight of the auxiliary loss (focal + Dice) on each pixel path alone
         (``engine.pixel``), which makes each path a classifier in its own right.
+    affinity_weight : weight of :func:`engine.losses.affinity_loss` on the student's logits,
+        only when some example has unpainted pixels (scribbles); complete masks never use it.
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
@@ -124,6 +127,7 @@ class LearnConfig:
     weight_decay: float = 0.01
     dice_weight: float = 0.5
     aux_weight: float = 0.5
+    affinity_weight: float = 1.0
     loo_steps: int = 40
     loo_batch: int = 4
     seed: int = 0
@@ -172,7 +176,9 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     Parameters
     ----------
     images : K arrays ``(H_k, W_k, 3) uint8`` RGB.
-    masks : K arrays ``(H_k, W_k) uint8``, 0 = background, 1..N = class ids.
+    masks : K arrays ``(H_k, W_k) uint8``, 0 = background, 1..N = class ids,
+        :data:`engine.labels.NOT_PAINTED` (255) = not painted: ignored by every loss and by
+        the teacher's attention (scribbles are examples; see :mod:`engine.labels`).
     classes : N :class:`ClassInfo` with ids 1..N (default: ``class1..classN`` from the masks).
     config : :class:`LearnConfig`.
 
@@ -189,7 +195,7 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     ValueError
         Empty support set, size mismatch, no foreground, or class ids beyond ``classes``.
     """
-    classes = list(classes) if classes else default_classes(int(max(m.max() for m in masks)))
+    classes = list(classes) if classes else default_classes(num_classes(masks))
     check_support_set(images, masks, classes)
     t0 = time.perf_counter()
     config = config or LearnConfig()
@@ -262,7 +268,7 @@ def split_single_support(image: np.ndarray, mask: np.ndarray, long_side: int):
     img, msk = to_working(image, mask, long_side)
     axis = 0 if img.shape[0] >= img.shape[1] else 1
     length = img.shape[axis]
-    fg = (msk > 0).sum(axis=1 - axis).cumsum()
+    fg = class_pixels(msk).sum(axis=1 - axis).cumsum()
     if fg[-1] == 0 or length < 64:
         return None
     cut = int(np.searchsorted(fg, fg[-1] / 2))
@@ -270,7 +276,7 @@ def split_single_support(image: np.ndarray, mask: np.ndarray, long_side: int):
     first = (slice(0, cut), slice(None)) if axis == 0 else (slice(None), slice(0, cut))
     second = (slice(cut, None), slice(None)) if axis == 0 else (slice(None), slice(cut, None))
     halves = [(np.ascontiguousarray(img[s]), np.ascontiguousarray(msk[s])) for s in (first, second)]
-    if not all((m > 0).any() for _, m in halves):
+    if not all(class_pixels(m).any() for _, m in halves):
         return None
     return [h[0] for h in halves], [h[1] for h in halves]
 
@@ -307,6 +313,8 @@ def _fit(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.n
                 parts = _episode_loss(model, bank, ep, cfg)
         loss = ((parts[0] + parts[1] + parts[2]) / 3 + cfg.dice_weight * parts[3]
                 + cfg.aux_weight * parts[4])
+        if bank.sparse and cfg.affinity_weight > 0:
+            loss = loss + cfg.affinity_weight * affinity_loss(parts[5], query_views(bank, ep))
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -331,7 +339,7 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
     n = model.num_classes
     fq, fs, ms, target, present = gather(bank, ep, n)
     size = tuple(target.shape[-2:])
-    t_coarse = model.teacher_coarse(fq, fs, ms)
+    t_coarse = model.teacher_coarse(fq, fs, ms, support_painted(bank, ep))
     s_coarse = model.student_coarse(fq)
     paths = model.pixel_paths(query_responses(bank, ep), fq)
     extra = combine(paths)
@@ -346,13 +354,14 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
     if absent.any():
         t_logits = t_logits.clone()
         t_logits[:, 1:][absent] = -1e4
-        drop = absent.gather(1, (target - 1).clamp(min=0).flatten(1)).view_as(target)
-        t_target = torch.where((target > 0) & drop, torch.zeros_like(target), target)
+        drop = absent.gather(1, (target - 1).clamp(0, n - 1).flatten(1)).view_as(target)
+        is_class = (target > 0) & (target != NOT_PAINTED)
+        t_target = torch.where(is_class & drop, torch.zeros_like(target), target)
     else:
         t_target = target
     dice = (dice_loss(t_logits, t_target) + dice_loss(s_logits, target)) / 2
     return (focal_loss(t_logits, t_target), focal_loss(s_logits, target),
-            coarse_mse(t_coarse, s_coarse), dice, _paths_loss(paths, target))
+            coarse_mse(t_coarse, s_coarse), dice, _paths_loss(paths, target), s_logits)
 
 
 def _paths_loss(paths: dict, target: torch.Tensor) -> torch.Tensor:
@@ -374,7 +383,7 @@ def _student_loss(model: SegModel, bank: FeatureBank, ep):
     logits = model.decode(model.student_coarse(fq), fq, tuple(target.shape[-2:]), extra)
     focal = focal_loss(logits, target)
     zero = focal.new_zeros(())
-    return focal * 3, zero, zero, dice_loss(logits, target), _paths_loss(paths, target)
+    return focal * 3, zero, zero, dice_loss(logits, target), _paths_loss(paths, target), logits
 
 
 def _hash_pair(image: np.ndarray, mask: np.ndarray) -> str:

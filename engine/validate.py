@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .features import full_view_tensor, to_working
+from .labels import has_painting, num_classes
 from .metrics import IoUAccumulator
 from .model import ClassInfo, SegModel
 
@@ -29,9 +30,12 @@ def check_support_set(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
             raise ValueError(f"support image {k}: expected (H, W, 3) uint8, got {im.shape} {im.dtype}")
         if m.shape != im.shape[:2]:
             raise ValueError(f"support {k}: mask size {m.shape[::-1]} != image size {im.shape[1::-1]}")
-        if m.max() > len(classes):
-            raise ValueError(f"support {k}: mask has class id {int(m.max())} but only "
+        top = num_classes([m])
+        if top > len(classes):
+            raise ValueError(f"support {k}: mask has class id {top} but only "
                              f"{len(classes)} class(es) are defined")
+        if not has_painting(m):
+            raise ValueError(f"support {k}: nothing is painted on it")
     for c in classes:
         if not any((m == c.id).any() for m in masks):
             raise ValueError(f"class '{c.name}' is not painted in any support image")
