@@ -3,35 +3,45 @@
 Outputs ``OUTPUT/<stem>.png``: a palette PNG whose pixel values are the class ids (0 =
 background) and whose palette holds the class colours, at the image's own size.
 
-Resuming: after each output file is atomically in place, one line is appended (and fsynced)
-to ``OUTPUT/.distillfss-done.jsonl`` with the stem, the model id and the confidence score
-(:attr:`engine.predict.Prediction.confidence_score`).  A
-run killed at any moment leaves no half-written PNG; the next run with the same model skips
-the images listed there whose PNG exists, and redoes the rest.  A different model redoes all.
+Resuming: every output is written to a temp file, fsynced and renamed into place; outputs
+are then recorded in batches in a done log (``OUTPUT/.distillfss-done.jsonl``, or one log per
+shard) with the name, the model id and the confidence score
+(:attr:`engine.predict.Prediction.confidence_score`); see :mod:`engine.outputs`.  A run
+killed at any moment leaves no half-written PNG; the next run with the same model skips the
+images listed in any done log of the folder whose PNG exists, and redoes the rest.  A
+different model redoes all.
+
+Sharding: with ``shard=Shard(i, n)`` (:mod:`engine.shard`) only that shard's images are
+labelled, under the names the whole folder gives them, with a done log of the shard's own;
+``n`` processes on any number of machines then share one output folder.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 import time
 from collections import deque
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 
-from .io import ImageReadError, read_image_reduced, write_png_atomic
-from .predict import Prediction, Predictor
+from .io import ImageReadError, read_image_reduced
+from .outputs import (
+    DONE_FILE,
+    BatchWriteError,
+    OutputWriter,
+    done_file_name,
+    output_names,
+    read_done,
+)
+from .predict import Predictor
+from .shard import Shard
 
-DONE_FILE = ".distillfss-done.jsonl"
-
-
-class BatchWriteError(OSError):
-    """Writing an output failed (disk full, permissions); the batch stopped."""
+__all__ = ["DONE_FILE", "BatchWriteError", "LabelProgress", "default_threads", "label_folder",
+           "output_names", "read_done"]
 
 
 @dataclass(frozen=True)
@@ -55,82 +65,19 @@ class LabelProgress:
     eta_s: float | None
 
 
-def output_names(images: Sequence[Path]) -> dict[Path, str]:
-    """Output file name for each image: ``<stem>.png``; a repeated stem keeps its suffix."""
-    seen: set[str] = set()
-    names = {}
-    for p in images:
-        name = f"{p.stem}.png" if p.stem not in seen else f"{p.name}.png"
-        seen.add(p.stem)
-        names[p] = name
-    return names
+def cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
 
 
-def read_done(output_dir: Path, model_id: str) -> dict[str, float]:
-    """Names of outputs finished by an earlier run with ``model_id`` -> confidence score."""
-    done: dict[str, float] = {}
-    path = output_dir / DONE_FILE
-    if not path.is_file():
-        return done
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash
-            if isinstance(rec, dict) and rec.get("model") == model_id:
-                done[str(rec.get("name"))] = float(rec.get("confidence", float("nan")))
-    return {n: c for n, c in done.items() if (output_dir / n).is_file()}
-
-
-class _Writer:
-    """Writes outputs on background threads, then records them in the done file."""
-
-    def __init__(self, output_dir: Path, model_id: str, palette, threads: int = 1) -> None:
-        self.dir, self.model_id, self.palette = output_dir, model_id, palette
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="distillfss-writer")
-        self.pending: deque[Future] = deque()
-        self.closed = False
-        self.limit = 8 * threads
-        self.done_lock = threading.Lock()
-
-    def submit(self, name: str, pred: Prediction) -> None:
-        self.check(block=len(self.pending) > self.limit)
-        self.pending.append(self.pool.submit(self._write, name, pred))
-
-    def _write(self, name: str, pred: Prediction) -> None:
-        write_png_atomic(self.dir / name, pred.labels, palette=self.palette)
-        line = json.dumps({"name": name, "model": self.model_id,
-                           "confidence": round(pred.confidence_score, 5)}) + "\n"
-        with self.done_lock, open(self.dir / DONE_FILE, "a", encoding="utf-8") as f:
-            f.write(line)
-            f.flush()
-            os.fsync(f.fileno())
-
-    def check(self, block: bool = False) -> None:
-        """Raise :class:`BatchWriteError` if a finished write failed."""
-        while self.pending and (block or self.pending[0].done()):
-            exc = self.pending.popleft().exception()
-            block = False
-            if exc is not None:
-                self.close(cancel=True)
-                raise BatchWriteError(f"could not write to {self.dir}: {exc}") from exc
-
-    def close(self, cancel: bool = False) -> None:
-        """Finish pending writes (raising on failure), or drop them when ``cancel``."""
-        if self.closed:
-            return
-        if not cancel:
-            while self.pending:
-                self.check(block=True)
-        self.closed = True
-        self.pool.shutdown(wait=True, cancel_futures=cancel)
-
-    def close_quietly(self) -> None:
-        """Let queued writes finish without raising (used when the consumer stops early)."""
-        if not self.closed:
-            self.closed = True
-            self.pool.shutdown(wait=True)
+def default_threads(n_cores: int | None = None) -> tuple[int, int]:
+    """(reader, writer) threads for :func:`label_folder`, sized by the cores present: half the
+    cores decode (2 to 8), a quarter encode and write (1 to 4); 2 and 1 on up to 5 cores."""
+    n = cores() if n_cores is None else n_cores
+    return min(8, max(2, n // 2)), min(4, max(1, n // 4))
 
 
 def _read(path: Path, predictor: Predictor) -> tuple[np.ndarray, tuple[int, int]] | str:
@@ -147,27 +94,31 @@ def _read(path: Path, predictor: Predictor) -> tuple[np.ndarray, tuple[int, int]
 
 def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
                  output_dir: str | os.PathLike, *, batch_size: int = 4,
-                 resume: bool = True,
-                 threads: tuple[int, int] = (2, 1)) -> Iterator[LabelProgress]:
+                 resume: bool = True, threads: tuple[int, int] | None = None,
+                 shard: Shard | None = None) -> Iterator[LabelProgress]:
     """Label ``images`` with ``predictor``, writing ``output_dir/<stem>.png``.
 
     Yields one :class:`LabelProgress` per image: first the images finished by an earlier run
     (status 'resumed'), then the others in input order.  Unreadable images yield
     status 'failed' and the batch goes on; a failed write raises :class:`BatchWriteError`.
     Stop iterating to cancel: finished outputs stay, and a later run resumes.
-    ``threads``: (reader, writer) threads decoding images and encoding + fsyncing PNGs.  The
-    default 2/1 also suits a GPU machine: 8/4 threads were no faster there, at times slower
-    (GIL contention), in ``benchmarks/speed.py`` (H100: 357-433 img/s end-to-end with 2/1,
-    361-426 with 8/4, for 685-810 img/s of prediction alone).
+
+    ``threads``: (reader, writer) threads decoding images and encoding + writing PNGs;
+    default :func:`default_threads`.  ``shard``: label only that shard's part of ``images``
+    (pass the whole folder: output names are given over all of it), recording them in the
+    shard's own done log.
     """
     paths = [Path(p) for p in images]
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     names = output_names(paths)
+    if shard is not None:
+        paths = shard.select(paths)
     done = read_done(out, predictor.model_id) if resume else {}
     palette = [(0, 0, 0)] + [tuple(c.color) for c in predictor.classes]
-    readers, writers = threads
-    writer = _Writer(out, predictor.model_id, palette, writers)
+    readers, writers = threads or default_threads()
+    writer = OutputWriter(out, predictor.model_id, palette, writers,
+                          log_name=done_file_name(shard.tag if shard else None))
     reader = ThreadPoolExecutor(readers, thread_name_prefix="distillfss-reader")
     todo = [p for p in paths if names[p] not in done]
     stats = _Stats(len(paths), len(todo))
@@ -192,7 +143,7 @@ def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
                 if isinstance(im, str):
                     yield stats.record(p, "failed", im, None, None)
                     continue
-                writer.submit(names[p], preds[p])
+                writer.submit(names[p], preds[p].labels, preds[p].confidence_score)
                 yield stats.record(p, "labelled", "", preds[p].labels,
                                    preds[p].confidence_score)
         writer.close()

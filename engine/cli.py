@@ -100,7 +100,21 @@ def _add_label(sub) -> None:
                    help="also write COCO / YOLO-seg / labelme files (PNG masks always)")
     s.add_argument("--no-resume", action="store_true", help="redo images already labelled")
     s.add_argument("--flip-average", action="store_true", help=FLIP_HELP)
-    s.set_defaults(func=_lazy("engine.cli_commands", "cmd_label"))
+    big = s.add_argument_group("large folders (README: Large folders)")
+    big.add_argument("--shard", default=None, metavar="I/N",
+                     help="label only shard I of N (I counts from 0: 0/4 .. 3/4), chosen by a "
+                          "hash of the file name; shards may share one --output folder")
+    big.add_argument("--merge", action="store_true",
+                     help="after the shards: report what all of them labelled with this model "
+                          "and write the --format export over all of it")
+    big.add_argument("--ray", action="store_true",
+                     help="label on a Ray cluster, one model per actor (needs "
+                          "pip install distillfss-studio[ray])")
+    big.add_argument("--ray-address", default=None, metavar="ADDR",
+                     help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray)")
+    big.add_argument("--ray-actors", type=int, default=None, metavar="N",
+                     help="actors (default: one per GPU, else one per CPU of the cluster)")
+    s.set_defaults(func=_lazy("engine.label_command", "cmd_label"))
 
 
 def _lazy(module: str, name: str):

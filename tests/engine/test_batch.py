@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,20 +88,20 @@ def test_unreadable_image_is_skipped_and_the_batch_goes_on(disc_model, tmp_path)
 
 
 def test_write_failure_stops_with_a_clear_error(disc_model, tmp_path, monkeypatch):
-    import engine.batch as batch
+    from engine import outputs
 
     paths = _folder(tmp_path, n=6)
     out = tmp_path / "out"
     calls = {"n": 0}
-    real = batch.write_png_atomic
+    real = outputs.write_synced
 
-    def flaky(path, array, palette=None):
+    def flaky(path, data):
         calls["n"] += 1
         if calls["n"] > 2:
             raise OSError(28, "No space left on device")
-        real(path, array, palette=palette)
+        real(path, data)
 
-    monkeypatch.setattr(batch, "write_png_atomic", flaky)
+    monkeypatch.setattr(outputs, "write_synced", flaky)
     with pytest.raises(BatchWriteError, match="No space left"):
         list(label_folder(Predictor(disc_model, "cpu"), paths, out, batch_size=2))
     written = sorted(p.name for p in out.glob("*.png"))
@@ -107,3 +109,55 @@ def test_write_failure_stops_with_a_clear_error(disc_model, tmp_path, monkeypatc
     for name in written:  # what was written before the failure is intact
         assert read_mask(out / name).shape[1] == 120
     assert len((out / DONE_FILE).read_text().splitlines()) == 2
+
+
+def test_label_png_bytes_match_write_png_atomic(tmp_path):
+    from engine.io import write_png_atomic
+    from engine.outputs import label_png
+
+    labels = np.random.default_rng(0).integers(0, 3, (37, 53), dtype=np.uint8)
+    palette = [(0, 0, 0), (255, 0, 0), (0, 0, 255)]
+    write_png_atomic(tmp_path / "a.png", labels, palette=palette)
+    assert label_png(labels, palette) == (tmp_path / "a.png").read_bytes()
+
+
+def test_done_log_is_committed_in_batches_after_the_files(tmp_path, monkeypatch):
+    from engine import outputs
+
+    events = []
+    real_fsync = outputs.os.fsync
+    monkeypatch.setattr(outputs, "fsync_dir", lambda d: events.append(("dir", None)))
+
+    def fsync(fd):
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        real_fsync(fd)
+        if path.endswith(DONE_FILE):  # how many lines the log holds now
+            events.append(("log", len(Path(path).read_text().splitlines())))
+        else:
+            events.append(("file", path))
+
+    monkeypatch.setattr(outputs.os, "fsync", fsync)
+    writer = outputs.OutputWriter(tmp_path, "m", [(0, 0, 0), (9, 9, 9)], threads=2,
+                                  commit_files=5, commit_s=3600)
+    for i in range(12):
+        writer.submit(f"o{i}.png", np.full((8, 8), i % 2, np.uint8), 0.5)
+    writer.close()
+    kinds = [k for k, _ in events]
+    assert kinds.count("file") == 12 and kinds.count("log") == 3  # 5 + 5 + 2 left at close
+    assert kinds.count("dir") == 3
+    for i, (kind, n) in enumerate(events):  # a line only names a file synced before it
+        if kind == "log":
+            assert n <= kinds[:i].count("file")
+            assert kinds[:i].count("dir") == kinds[:i + 1].count("log")  # renames synced
+    lines = [json.loads(x) for x in (tmp_path / DONE_FILE).read_text().splitlines()]
+    assert sorted(r["name"] for r in lines) == sorted(f"o{i}.png" for i in range(12))
+
+
+def test_a_line_cut_by_a_crash_does_not_swallow_the_next_one(tmp_path):
+    from engine.outputs import DoneLog, done_line, read_done
+
+    (tmp_path / "a.png").write_bytes(b"x")
+    (tmp_path / "b.png").write_bytes(b"x")
+    (tmp_path / DONE_FILE).write_text(done_line("a.png", "m", 0.9) + '{"name": "c.p')
+    DoneLog(tmp_path).commit([done_line("b.png", "m", 0.8)])
+    assert read_done(tmp_path, "m") == {"a.png": 0.9, "b.png": 0.8}
