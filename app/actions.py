@@ -7,7 +7,11 @@ from dataclasses import dataclass, fields
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu
 
-from app.canvas import Tool
+from app.tools import Tool
+
+SCRIBBLE_HELP = ("Paint a few strokes on the class and a few with the Background brush; "
+                 "unpainted pixels are ignored. An image with no Background strokes counts as "
+                 "completely painted.")
 
 
 @dataclass
@@ -22,9 +26,14 @@ class Actions:
     undo: QAction
     redo: QAction
     brush: QAction
+    background: QAction
     eraser: QAction
     fill: QAction
     lasso: QAction
+    box: QAction
+    wand: QAction
+    superpixel: QAction
+    take_prediction: QAction
     bigger: QAction
     smaller: QAction
     fit: QAction
@@ -56,9 +65,22 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "undo": ("&Undo", ["Ctrl+Z"], "Undo the last stroke on this image"),
     "redo": ("&Redo", ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo"),
     "brush": ("&Brush", ["B"], "Paint the active class"),
-    "eraser": ("&Eraser", ["E"], "Erase to background"),
+    "background": ("Back&ground", ["G"],
+                   "Paint background (what is not the class). " + SCRIBBLE_HELP),
+    "eraser": ("&Eraser", ["E"],
+               "Erase to not painted: erased pixels are ignored when learning"),
     "fill": ("&Fill", ["F"], "Flood fill an area with the active class"),
     "lasso": ("&Lasso fill", ["L"], "Drag around an area to fill it"),
+    "box": ("Bo&x", ["X"], ("Drag a rectangle around an object: GrabCut fills the object "
+                            "with the active class")),
+    "wand": ("&Wand", ["W"], ("Click: the connected area of similar colour becomes the "
+                              "active class (scroll, or drag sideways, to change the "
+                              "tolerance)")),
+    "superpixel": ("S&uperpixel brush", ["U"], ("Strokes fill whole superpixels (regions of "
+                                                "similar colour) with the active class")),
+    "take_prediction": ("&Take prediction", ["T"], ("Click a region of the model's "
+                                                    "prediction (shown under your labels) to "
+                                                    "copy it into your labels")),
     "bigger": ("Bigger brush", ["]"], ""),
     "smaller": ("Smaller brush", ["["], ""),
     "fit": ("&Fit to window", ["Ctrl+0"], ""),
@@ -84,10 +106,8 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "cancel_job": ("&Cancel job", ["Escape"], "Stop learning or auto-labelling"),
 }
 
-_CHECKABLE = {"brush", "eraser", "fill", "lasso", "show_predictions", "low_confidence",
-              "flip_average"}
-TOOL_ACTIONS = {"brush": Tool.BRUSH, "eraser": Tool.ERASER, "fill": Tool.FILL,
-                "lasso": Tool.LASSO}
+TOOL_ACTIONS = {tool.value: tool for tool in Tool}  # action name = tool value
+_CHECKABLE = {*TOOL_ACTIONS, "show_predictions", "low_confidence", "flip_average"}
 
 
 def build_actions(window: QMainWindow) -> Actions:
@@ -117,7 +137,8 @@ def _build_menus(window: QMainWindow, a: Actions) -> None:
         ("&File", [a.open_folder, a.open_demo, None, a.export_labels, a.import_labels, None,
                    a.quit]),
         ("&Edit", [a.undo, a.redo]),
-        ("&Tools", [a.brush, a.eraser, a.fill, a.lasso, None, a.bigger, a.smaller]),
+        ("&Tools", [a.brush, a.background, a.eraser, a.fill, a.lasso, None, a.box, a.wand,
+                    a.superpixel, a.take_prediction, None, a.bigger, a.smaller]),
         ("&View", [a.fit, a.actual, a.zoom_in, a.zoom_out, None, a.show_predictions,
                    a.low_confidence, None, a.next_image, a.previous_image]),
         ("&Model", [a.learn, a.auto_label, a.flip_average, None, a.review_next, a.accept,

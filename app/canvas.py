@@ -2,13 +2,15 @@
 
 The canvas owns no label state: it maps mouse events to image coordinates and calls
 the document (``paint_line`` / ``flood_fill`` / ``fill_polygon``); the document's
-change events repaint only the touched rectangle of the overlay.
+change events repaint only the touched rectangle of the overlay.  The smart selection
+tools (box, wand, superpixel brush, take prediction) are :mod:`app.smart_tools`.
+Painted values follow :mod:`engine.labels`: the eraser makes pixels *not painted* (255),
+the Background brush paints background (0).
 """
 
 from __future__ import annotations
 
 import math
-from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
@@ -40,16 +42,12 @@ from PySide6.QtWidgets import (
 MAX_DISPLAY_SIDE = 8192
 
 from app.layers import LabelLayer, hatch_table, low_confidence_mask, rgb_to_qimage
+from app.smart_tools import SmartTools
+from app.tools import BRUSHES, SIZED, SMART, Tool
 from engine.document import MaskDocument, Region
+from engine.labels import BACKGROUND, NOT_PAINTED
 
-
-class Tool(str, Enum):
-    """What a left-button drag does on the canvas."""
-
-    BRUSH = "brush"
-    ERASER = "eraser"
-    FILL = "fill"
-    LASSO = "lasso"
+__all__ = ["MaskCanvas", "Tool"]
 
 
 class MaskCanvas(QGraphicsView):
@@ -72,7 +70,9 @@ class MaskCanvas(QGraphicsView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)  # the window's menu
         self._build_items()
         self.document: MaskDocument | None = None
-        self.tool = Tool.BRUSH
+        self.rgb: np.ndarray | None = None  # the shown image, full size (the smart tools)
+        self._tool = Tool.BRUSH
+        self.smart = SmartTools(self)
         self.brush_radius = 12
         self.active_label = 1
         self._last: tuple[float, float] | None = None
@@ -87,7 +87,7 @@ class MaskCanvas(QGraphicsView):
         scene = self.scene()
         self._image_item = QGraphicsPixmapItem()
         self._image_item.setTransformationMode(Qt.TransformationMode.FastTransformation)
-        self.label_layer = LabelLayer()
+        self.label_layer = LabelLayer(show_background=True)
         self.prediction_layer = LabelLayer()
         self.confidence_layer = LabelLayer()
         self.confidence_layer.set_table(hatch_table())
@@ -108,6 +108,8 @@ class MaskCanvas(QGraphicsView):
     # -- content ---------------------------------------------------------------------
     def set_image(self, rgb: np.ndarray | None, message: str = "") -> None:
         """Show ``rgb`` ((H, W, 3) uint8); None shows ``message`` as a placeholder."""
+        self.rgb = rgb
+        self.smart.image_changed()
         if rgb is None:
             self._display = None
             self._image_item.setPixmap(QPixmap())
@@ -159,6 +161,7 @@ class MaskCanvas(QGraphicsView):
             if self.stroke_active:
                 self._last = None
                 self._cancel_lasso()
+                self.smart.cancel()
                 self.document.end_stroke()
             self.document.remove_listener(self._on_document_changed)
         self.document = document
@@ -194,10 +197,44 @@ class MaskCanvas(QGraphicsView):
         """Show the prediction (True) or the editable human labels (False)."""
         changed = on != self._showing_predictions
         self._showing_predictions = on
-        self.prediction_layer.setVisible(on)
-        self.label_layer.setVisible(not on)
+        self._update_layers()
         if changed:
             self.predictions_shown.emit(on)
+
+    def _update_layers(self) -> None:
+        # Take prediction shows the prediction under the labels: its regions are what to click.
+        on = self._showing_predictions
+        self.prediction_layer.setVisible(on or self._tool == Tool.TAKE)
+        self.label_layer.setVisible(not on)
+
+    @property
+    def tool(self) -> Tool:
+        """What the left mouse button does."""
+        return self._tool
+
+    @tool.setter
+    def tool(self, tool: Tool) -> None:
+        self._tool = Tool(tool)
+        self._update_layers()
+        self._reset_cursor()
+        self.smart.tool_changed()
+
+    def _reset_cursor(self) -> None:
+        if self._tool in (Tool.BOX, Tool.WAND, Tool.TAKE, Tool.FILL):
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.viewport().unsetCursor()
+
+    def apply_selection(self, document: MaskDocument, region: Region, mask: np.ndarray,
+                        label: int) -> bool:
+        """Paint a selection computed in the background (GrabCut) as one undo step, when
+        ``document`` is still the one shown; True when it changed the labels."""
+        if document is not self.document or document.in_stroke:
+            return False
+        if document.paint_mask(region, mask, label) is None:
+            return False
+        self.stroke_finished.emit()
+        return True
 
     def show_low_confidence(self, on: bool) -> None:
         """Toggle the low-confidence marking."""
@@ -230,7 +267,10 @@ class MaskCanvas(QGraphicsView):
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
-        if steps:
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if steps and self._tool == Tool.WAND and not ctrl:
+            self.smart.wheel(steps)  # the wand's tolerance; Ctrl+wheel still zooms
+        elif steps:
             self.zoom_by(1.25 ** steps)
         event.accept()
 
@@ -267,7 +307,7 @@ class MaskCanvas(QGraphicsView):
         if self._pan_from is not None and event.button() in (
                 Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton):
             self._pan_from = None
-            self.viewport().unsetCursor()
+            self._reset_cursor()
         elif event.button() == Qt.MouseButton.LeftButton and self._last is not None:
             self._finish_tool(self.image_pos(event))
         event.accept()
@@ -277,8 +317,9 @@ class MaskCanvas(QGraphicsView):
             self._space_down = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
-        if event.key() == Qt.Key.Key_Escape and self._lasso:
+        if event.key() == Qt.Key.Key_Escape and (self._lasso or self.smart.dragging):
             self._cancel_lasso()
+            self.smart.cancel()
             self._last = None  # the drag does not start a new lasso
             if self.document is not None:
                 self.document.end_stroke()  # nothing was painted: no undo step
@@ -288,7 +329,7 @@ class MaskCanvas(QGraphicsView):
     def event(self, event: QEvent) -> bool:
         # Escape is also the window's "cancel job" shortcut: while a lasso is being drawn it
         # belongs to the canvas (cancels the lasso), not to the running job.
-        if (event.type() == QEvent.Type.ShortcutOverride and self._lasso
+        if (event.type() == QEvent.Type.ShortcutOverride and (self._lasso or self.smart.dragging)
                 and isinstance(event, QKeyEvent) and event.key() == Qt.Key.Key_Escape):
             event.accept()
             return True
@@ -297,13 +338,15 @@ class MaskCanvas(QGraphicsView):
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
-            self.viewport().unsetCursor()
+            self._reset_cursor()
             return
         super().keyReleaseEvent(event)
 
     # -- tools (a stroke = press ... release = one undo step) -------------------------------
     def _label_for_tool(self) -> int:
-        return 0 if self.tool == Tool.ERASER else self.active_label
+        if self._tool == Tool.ERASER:
+            return NOT_PAINTED
+        return BACKGROUND if self._tool == Tool.BACKGROUND else self.active_label
 
     def _begin_tool(self, pos: tuple[float, float]) -> None:
         if self._showing_predictions:
@@ -313,23 +356,27 @@ class MaskCanvas(QGraphicsView):
             return
         doc.begin_stroke()
         self._last = pos
-        if self.tool in (Tool.BRUSH, Tool.ERASER):
+        if self._tool in BRUSHES:
             doc.paint_line(_centre(pos), _centre(pos), self.brush_radius, self._label_for_tool())
-        elif self.tool == Tool.FILL:
+        elif self._tool == Tool.FILL:
             doc.flood_fill(_centre(pos), self.active_label)
-        elif self.tool == Tool.LASSO:
+        elif self._tool == Tool.LASSO:
             self._lasso = [pos]
+        elif self._tool in SMART:
+            self.smart.press(pos)
 
     def _continue_tool(self, pos: tuple[float, float]) -> None:
         doc, last = self.document, self._last
         if doc is None or last is None:
             return
-        if self.tool in (Tool.BRUSH, Tool.ERASER):
+        if self._tool in BRUSHES:
             doc.paint_line(_centre(last), _centre(pos), self.brush_radius,
                            self._label_for_tool())
-        elif self.tool == Tool.LASSO:
+        elif self._tool == Tool.LASSO:
             self._lasso.append(pos)
             self._draw_lasso()
+        elif self._tool in SMART:
+            self.smart.move(last, pos)
         self._last = pos
 
     def _finish_tool(self, pos: tuple[float, float]) -> None:
@@ -337,10 +384,12 @@ class MaskCanvas(QGraphicsView):
         self._last = None
         if doc is None:
             return
-        if self.tool == Tool.LASSO:
+        if self._tool == Tool.LASSO:
             self._lasso.append(pos)
             doc.fill_polygon([_centre(p) for p in self._lasso], self.active_label)
             self._cancel_lasso()
+        elif self._tool in SMART:
+            self.smart.release(pos)
         if doc.end_stroke():
             self.stroke_finished.emit()
 
@@ -356,7 +405,7 @@ class MaskCanvas(QGraphicsView):
 
     def _move_cursor(self, pos: tuple[float, float]) -> None:
         r = self.brush_radius + 0.5  # the document paints 2 r + 1 pixels across
-        show = self.tool in (Tool.BRUSH, Tool.ERASER) and self.document is not None
+        show = self._tool in SIZED and self.document is not None
         self._cursor_item.setVisible(show)
         if show:
             self._cursor_item.setRect(QRectF(pos[0] - r, pos[1] - r, 2 * r, 2 * r))

@@ -1,4 +1,8 @@
-"""The classes panel: add, rename, recolour, delete classes; pick the class that paints."""
+"""The classes panel: add, rename, recolour, delete classes; pick the class that paints.
+
+Above the list, the *Background* button picks the Background brush (the window connects
+it to its action) and a short text says how sparse painting is read.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from PySide6.QtWidgets import (
     QColorDialog,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -16,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.actions import SCRIBBLE_HELP
+from app.layers import BACKGROUND_RGBA
 from engine.project import LabelClass, Project, ProjectError
 
 
@@ -29,6 +36,7 @@ class ClassesPanel(QWidget):
     """Edits ``project.classes``; the selected class is the one the brush paints."""
 
     active_class_changed = Signal(int)   # class id
+    class_picked = Signal(int)           # a class row was clicked (the user wants to paint it)
     classes_changed = Signal()           # names / colours / ids changed (labels may be remapped)
     class_about_to_be_deleted = Signal(int)  # save pending edits before masks are rewritten
     class_deleted = Signal(int)
@@ -40,6 +48,15 @@ class ClassesPanel(QWidget):
         self.list = QListWidget()
         self.list.currentRowChanged.connect(self._on_row_changed)
         self.list.itemDoubleClicked.connect(lambda _item: self.rename_current())
+        self.list.itemClicked.connect(
+            lambda item: self.class_picked.emit(int(item.data(Qt.ItemDataRole.UserRole))))
+        self.background_button = QPushButton(_swatch(BACKGROUND_RGBA[:3]), "Background (G)")
+        self.background_button.setCheckable(True)
+        self.background_button.setToolTip("The Background brush paints what is not a class. "
+                                          + SCRIBBLE_HELP)
+        self.help = QLabel(SCRIBBLE_HELP)
+        self.help.setWordWrap(True)
+        self.help.setObjectName("hint")
         self.add_button = QPushButton("Add")
         self.rename_button = QPushButton("Rename")
         self.color_button = QPushButton("Colour")
@@ -53,8 +70,10 @@ class ClassesPanel(QWidget):
             buttons.addWidget(b)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.background_button)
         layout.addWidget(self.list)
         layout.addLayout(buttons)
+        layout.addWidget(self.help)
 
     def set_project(self, project: Project | None) -> None:
         """Show the classes of ``project``; adds a first class to a project that has none."""

@@ -9,6 +9,7 @@ import numpy as np
 from app.saver import Saver
 from engine.document import MaskDocument
 from engine.io import ImageReadError, read_image
+from engine.labels import NOT_PAINTED, has_painting
 from engine.project import ImageState, Project
 
 
@@ -29,8 +30,9 @@ class CurrentImage:
     def load(cls, project: Project, name: str,
              unsaved: dict[str, tuple[np.ndarray, ImageState]] | None = None) -> CurrentImage:
         """Read image ``name`` with its human label; a predicted image starts from its
-        prediction so that painting corrects it.  ``unsaved`` (``Saver.unsaved``): labels
-        whose write failed, used instead of the file."""
+        prediction so that painting corrects it, an image with neither from nothing painted
+        (``NOT_PAINTED``).  ``unsaved`` (``Saver.unsaved``): labels whose write failed, used
+        instead of the file."""
         try:
             rgb = read_image(project.image_path(name))
         except (ImageReadError, OSError, ValueError) as exc:
@@ -40,7 +42,8 @@ class CurrentImage:
         kept = (unsaved or {}).get(name)
         label = _fit(kept[0].copy() if kept else _try(project.load_label, name), shape)
         if label is None:
-            label = prediction.copy() if prediction is not None else np.zeros(shape, np.uint8)
+            label = (prediction.copy() if prediction is not None
+                     else np.full(shape, NOT_PAINTED, np.uint8))
         doc = MaskDocument(label)
         return cls(name, rgb, doc, prediction, saved_revision=doc.revision - bool(kept),
                    loaded_state=project.state(name))
@@ -57,7 +60,8 @@ class CurrentImage:
             return False
         labels = self.document.labels
         self.saved_revision = self.document.revision
-        if state is None and not labels.any() and self.loaded_state == ImageState.UNLABELLED:
+        if (state is None and not has_painting(labels)
+                and self.loaded_state == ImageState.UNLABELLED):
             # Painted and fully erased (or undone) on an image that was unlabelled when
             # opened: nothing to keep.  Strokes saved meanwhile made it an example: undo that.
             if project.state(self.name) == ImageState.UNLABELLED:

@@ -20,6 +20,7 @@ from superqt.utils import GeneratorWorker, create_worker
 
 from app.thumbs import shrink_labels
 from engine.io import read_image, read_mask
+from engine.labels import training_mask
 
 
 class JobError(Exception):
@@ -40,7 +41,8 @@ def _guarded(gen: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
 
 @dataclass(frozen=True)
 class LearnRequest:
-    """What the learn job needs: support (image, human mask) paths, classes, output folder."""
+    """What the learn job needs: support (image, project label file) paths, classes, output
+    folder."""
 
     supports: Sequence[tuple[Path, Path]]
     classes: Sequence[tuple[int, str, tuple[int, int, int]]]
@@ -71,6 +73,12 @@ class Status:
     message: str
 
 
+def support_mask(path: Path) -> np.ndarray:
+    """A project label file as learning sees it: read raw (255 = not painted), then
+    :func:`engine.labels.training_mask` (no background painted = a complete example)."""
+    return training_mask(read_mask(path, raw=True))
+
+
 def learn_job(request: LearnRequest) -> Generator[Any, None, LearnResult]:
     """Read the supports, run ``engine.train.learn``, save the model; worker thread."""
     return (yield from _guarded(_learn(request)))
@@ -86,7 +94,7 @@ def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
     for i, (image_path, mask_path) in enumerate(request.supports):
         yield Status(f"Reading example {i + 1} of {len(request.supports)}")
         images.append(read_image(image_path))
-        masks.append(read_mask(mask_path))
+        masks.append(support_mask(mask_path))
     classes = [ClassInfo(i, name, tuple(color)) for i, name, color in request.classes]
     names = [Path(image_path).name for image_path, _ in request.supports]
     path = request.models_dir / time.strftime("model-%Y%m%d-%H%M%S.dfss")

@@ -2,7 +2,9 @@
 
 A label map becomes a premultiplied ARGB32 buffer through a 256-entry colour table;
 a brush stroke converts and repaints only its own rectangle, so painting stays
-within one frame on a 4000 x 3000 image.
+within one frame on a 4000 x 3000 image.  Unpainted pixels (255, :mod:`engine.labels`)
+are transparent; the human labels show painted background as a light veil, so
+Background strokes are visible, while predictions leave background clear.
 """
 
 from __future__ import annotations
@@ -14,15 +16,25 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from engine.labels import BACKGROUND, NOT_PAINTED
+
 Region = tuple[int, int, int, int]
 
+# Painted background in the human labels: a blue-grey veil (RGB, alpha).
+BACKGROUND_RGBA = (150, 175, 215, 150)
 
-def color_table(colors: dict[int, tuple[int, int, int]]) -> np.ndarray:
-    """Return a (256, 4) uint8 BGRA table: class id -> opaque colour, 0 -> transparent."""
+
+def color_table(colors: dict[int, tuple[int, int, int]],
+                background: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Return a (256, 4) uint8 premultiplied BGRA table: class id -> opaque colour;
+    0 -> ``background`` (RGBA) or transparent; 255 (not painted) -> transparent."""
     table = np.zeros((256, 4), np.uint8)
     for class_id, (r, g, b) in colors.items():
-        if 0 < class_id < 256:
+        if 0 < class_id < NOT_PAINTED:
             table[class_id] = (b, g, r, 255)
+    if background is not None:
+        r, g, b, a = background
+        table[BACKGROUND] = (b * a // 255, g * a // 255, r * a // 255, a)
     return table
 
 
@@ -34,19 +46,25 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
 
 
 class LabelLayer(QGraphicsItem):
-    """Draws an (H, W) uint8 label map in class colours; item opacity sets the blend."""
+    """Draws an (H, W) uint8 label map in class colours; item opacity sets the blend.
 
-    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+    ``show_background``: painted background (0) gets :data:`BACKGROUND_RGBA` (the human
+    labels, where it was painted on purpose); otherwise it stays clear.
+    """
+
+    def __init__(self, parent: QGraphicsItem | None = None,
+                 show_background: bool = False) -> None:
         super().__init__(parent)
         self._buffer = np.zeros((1, 1, 4), np.uint8)
         self._image = QImage()
-        self._table = color_table({})
+        self._background = BACKGROUND_RGBA if show_background else None
+        self._table = color_table({}, self._background)
         self._labels: np.ndarray | None = None
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     def set_colors(self, colors: dict[int, tuple[int, int, int]]) -> None:
         """Set class colours and redraw everything."""
-        self._table = color_table(colors)
+        self._table = color_table(colors, self._background)
         if self._labels is not None:
             self.set_labels(self._labels)
 

@@ -25,6 +25,7 @@ from app.settings import AppSettings, load_settings, save_settings
 from app.thumb_loader import ThumbnailLoader
 from app.toolbar import build_status_bar, build_toolbar, initial_size
 from app.window_projects import ProjectsMixin
+from engine.labels import NOT_PAINTED
 from engine.project import ImageState, Project
 
 MIN_SCREEN_SHARE = 0.85  # the first window covers this share of the available screen
@@ -111,6 +112,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
         self.contrast.limits_changed.connect(self._set_contrast)
         c.stroke_finished.connect(self._on_stroke_finished)
         c.cursor_moved.connect(self._on_cursor_moved)
+        c.smart.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         c.customContextMenuRequested.connect(lambda pos: self.review.show_menu(
             self.current.name if self.current else None, c.mapToGlobal(pos)))
         self.image_panel.image_selected.connect(self.show_image)
@@ -120,9 +122,11 @@ class MainWindow(ProjectsMixin, QMainWindow):
         self.classes_panel.class_about_to_be_deleted.connect(self._on_class_deleting)
         self.classes_panel.class_deleted.connect(self._on_class_deleted)
         self.classes_panel.class_delete_failed.connect(self._reload_thumbnails)
+        self.classes_panel.class_picked.connect(self._on_class_picked)
+        self.classes_panel.background_button.clicked.connect(self.actions_.background.trigger)
         for i in range(1, 10):
             shortcut = QShortcut(QKeySequence(str(i)), self)
-            shortcut.activated.connect(lambda i=i: self.classes_panel.select_class(i))
+            shortcut.activated.connect(lambda i=i: self._on_class_picked(i))
 
     def _apply_settings(self) -> None:
         s = self.settings
@@ -231,6 +235,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
         """Choose the tool the left mouse button uses; the size box shows its size."""
         self.canvas.tool = tool
         self.settings.tool = tool.value
+        self.classes_panel.background_button.setChecked(tool == Tool.BACKGROUND)
         eraser = tool == Tool.ERASER
         size = self.settings.eraser_size if eraser else self.settings.brush_size
         self.brush_size.setToolTip(f"{'Eraser' if eraser else 'Brush'} diameter in image "
@@ -259,7 +264,8 @@ class MainWindow(ProjectsMixin, QMainWindow):
     def _on_cursor_moved(self, x: int, y: int, label: int) -> None:
         names = {c.id: c.name for c in (self.project.classes if self.project else [])}
         where = f"x {x}, y {y}" if label >= 0 else ""
-        what = names.get(label, "background") if label >= 0 else ""
+        what = ("" if label < 0 else "not painted" if label == NOT_PAINTED
+                else names.get(label, "background"))
         self.position_label.setText(f"{where}   {what}   zoom {self.canvas.zoom * 100:.0f} %")
 
     def _on_brush_size_changed(self, value: int) -> None:
@@ -291,6 +297,13 @@ class MainWindow(ProjectsMixin, QMainWindow):
 
     def _on_active_class_changed(self, class_id: int) -> None:
         self.canvas.active_label = class_id
+
+    def _on_class_picked(self, class_id: int) -> None:
+        """A class row clicked or its number key: paint that class (leaving the Background
+        brush, which paints no class)."""
+        self.classes_panel.select_class(class_id)
+        if self.canvas.tool == Tool.BACKGROUND:
+            self.actions_.brush.trigger()
 
     def _on_classes_changed(self) -> None:
         if self.project is None:

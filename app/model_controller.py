@@ -27,6 +27,7 @@ from app.jobs import (
     predict_job,
 )
 from engine.document import MaskDocument
+from engine.labels import has_painting
 from engine.project import ImageState, Project
 
 if TYPE_CHECKING:
@@ -111,8 +112,9 @@ class ModelController(QObject):
             return
         cur.confidence = result.confidence
         self.w.canvas.set_confidence(result.confidence, self.w.settings.low_confidence_threshold)
-        if self.project.state(cur.name) in (ImageState.UNLABELLED, ImageState.PREDICTED):
-            self._show_prediction(cur, result.labels)
+        # Every image gets the prediction layer (Show prediction, Take prediction); only an
+        # untouched unlabelled or predicted one starts its labels from it.
+        self._show_prediction(cur, result.labels)
         self.predicted.emit(result.name)
 
     def _on_predict_finished(self, _cancelled: bool) -> None:
@@ -331,7 +333,8 @@ class ModelController(QObject):
         cur, project = self.w.current, self.project
         if cur is None or project is None or cur.document is None or project.read_only:
             return
-        if project.state(cur.name) == ImageState.UNLABELLED and not cur.document.labels.any():
+        if (project.state(cur.name) == ImageState.UNLABELLED
+                and not has_painting(cur.document.labels)):
             return  # nothing to accept
         if not self.w.review.may_accept(cur.name):
             return  # an unsure prediction, and the user chose to look again

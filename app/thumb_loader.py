@@ -21,7 +21,7 @@ class ThumbnailLoader(QObject):
     def load(self, project: Project) -> None:
         """(Re)load every thumbnail of ``project``."""
         self.stop()
-        items = [(p.name, p, (project.label_path(p.name), project.prediction_path(p.name)))
+        items = [(p.name, p, project.label_path(p.name), project.prediction_path(p.name))
                  for p in project.images]
         job = self._job = Job(thumbnail_job, items)
         job.yielded.connect(self._on_thumbnail)

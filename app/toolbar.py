@@ -16,11 +16,14 @@ def build_toolbar(window: MainWindow) -> tuple[QSpinBox, QSlider]:
     spin box and the overlay-opacity slider."""
     a = window.actions_
     for action, short in ((a.open_folder, "Open"), (a.show_predictions, "Prediction"),
-                          (a.low_confidence, "Unsure"), (a.fit, "Fit"), (a.actual, "100 %")):
+                          (a.low_confidence, "Unsure"), (a.fit, "Fit"), (a.actual, "100 %"),
+                          (a.lasso, "Lasso"), (a.superpixel, "Superpixel"),
+                          (a.take_prediction, "Take")):
         action.setIconText(short)  # tool buttons show this: the whole bar fits 1600 px
     bar = window.addToolBar("Tools")
     bar.setObjectName("toolbar_tools")
-    for action in (a.open_folder, None, a.brush, a.eraser, a.fill, a.lasso, None):
+    for action in (a.open_folder, None, a.brush, a.background, a.eraser, a.fill, a.lasso, None,
+                   a.box, a.wand, a.superpixel, a.take_prediction, None):
         bar.addSeparator() if action is None else bar.addAction(action)
     brush_size = QSpinBox()
     brush_size.setRange(1, 999)

@@ -104,6 +104,7 @@ class ProjectsMixin(_Base):
         """Save everything, stop jobs, release the project."""
         self.loader.stop()
         self.thumbs.stop()
+        self.canvas.smart.shutdown()  # GrabCut / superpixels of this project's images
         self.model.stop_all()
         self.save_current()
         self.report(self.saver.flush())

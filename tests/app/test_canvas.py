@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from app.canvas import MaskCanvas, Tool
 from engine.document import MaskDocument
+from engine.labels import NOT_PAINTED, has_painting
 
 
 @pytest.fixture()
@@ -22,7 +23,7 @@ def canvas(qtbot: QtBot) -> MaskCanvas:
     qtbot.addWidget(view)
     view.resize(400, 300)
     view.set_image(np.full((100, 120, 3), 90, np.uint8))
-    view.set_document(MaskDocument.empty((100, 120)))
+    view.set_document(MaskDocument.unpainted((100, 120)))  # a new image: nothing painted
     view.set_colors({1: (255, 0, 0), 2: (0, 0, 255)})
     view.show()
     qtbot.waitExposed(view)
@@ -41,11 +42,12 @@ def test_brush_stroke_paints_and_undo_redo(canvas: MaskCanvas, qtbot: QtBot) -> 
         drag(canvas, [(20, 20), (40, 20), (60, 20)])
     doc = canvas.document
     assert doc is not None
-    assert doc.labels[20, 30] == 1 and doc.labels[20, 59] == 1 and doc.labels[50, 50] == 0
+    assert doc.labels[20, 30] == 1 and doc.labels[20, 59] == 1
+    assert doc.labels[50, 50] == NOT_PAINTED
     assert canvas.label_layer._buffer[20, 30, 2] == 255  # red drawn in the overlay buffer
     doc.undo()
-    assert not doc.labels.any()
-    assert canvas.label_layer._buffer[20, 30, 3] == 0
+    assert not has_painting(doc.labels)
+    assert canvas.label_layer._buffer[20, 30, 3] == 0  # unpainted: transparent
     doc.redo()
     assert doc.labels[20, 30] == 1
 
@@ -57,7 +59,7 @@ def test_class_switch_and_eraser(canvas: MaskCanvas, qtbot: QtBot) -> None:
     assert canvas.document is not None and canvas.document.labels[30, 30] == 2
     canvas.tool = Tool.ERASER
     drag(canvas, [(30, 30)])
-    assert canvas.document.labels[30, 30] == 0
+    assert canvas.document.labels[30, 30] == NOT_PAINTED  # erased = not painted
 
 
 def test_fill_and_lasso(canvas: MaskCanvas, qtbot: QtBot) -> None:
@@ -65,13 +67,13 @@ def test_fill_and_lasso(canvas: MaskCanvas, qtbot: QtBot) -> None:
     with qtbot.waitSignal(canvas.stroke_finished):
         drag(canvas, [(10, 10), (50, 10), (50, 50), (10, 50)])
     doc = canvas.document
-    assert doc is not None and doc.labels[30, 30] == 1 and doc.labels[70, 70] == 0
+    assert doc is not None and doc.labels[30, 30] == 1 and doc.labels[70, 70] == NOT_PAINTED
     canvas.tool = Tool.FILL
     canvas.active_label = 2
     drag(canvas, [(90, 90)])
     assert doc.labels[90, 90] == 2 and doc.labels[30, 30] == 1
     doc.undo()
-    assert doc.labels[90, 90] == 0
+    assert doc.labels[90, 90] == NOT_PAINTED
 
 
 def test_middle_drag_pans_without_painting(canvas: MaskCanvas) -> None:
@@ -83,7 +85,7 @@ def test_middle_drag_pans_without_painting(canvas: MaskCanvas) -> None:
     _send(canvas, QMouseEvent.Type.MouseButtonRelease, start + QPoint(-40, 0),
           Qt.MouseButton.MiddleButton)
     assert canvas.horizontalScrollBar().value() != before
-    assert canvas.document is not None and not canvas.document.labels.any()
+    assert canvas.document is not None and not has_painting(canvas.document.labels)
 
 
 def test_zoom_fit_and_100(canvas: MaskCanvas, qtbot: QtBot) -> None:
@@ -171,7 +173,7 @@ def test_switching_document_mid_stroke_ends_the_stroke_on_the_old_one(canvas: Ma
     assert not new.labels.any()  # nothing painted on the new image
     assert old.labels[20, 30] == 1
     old.undo()  # the stroke was closed: one undo removes it all
-    assert not old.labels.any()
+    assert not has_painting(old.labels)
 
 
 @pytest.mark.parametrize("frac", [0.1, 0.5, 0.9])
@@ -221,5 +223,5 @@ def test_escape_cancels_the_lasso_not_the_window_shortcut(canvas: MaskCanvas) ->
     assert not canvas.stroke_active
     _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 10, 50))  # no new lasso starts
     _send(canvas, QMouseEvent.Type.MouseButtonRelease, _at(canvas, 10, 50))
-    assert not doc.labels.any() and not doc.can_undo
+    assert not has_painting(doc.labels) and not doc.can_undo
     assert not override_accepted()

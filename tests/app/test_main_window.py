@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.settings import load_settings
+from engine.labels import NOT_PAINTED
 from engine.project import ImageState
-
 
 
 def close_window(qtbot: QtBot, window: MainWindow) -> None:
@@ -56,7 +56,7 @@ def test_timer_autosave_and_undo_actions(qtbot: QtBot, folder: Path) -> None:
     doc = window.current.document  # type: ignore[union-attr]
     assert doc is not None and doc.labels[30, 30] == 1
     window.actions_.undo.trigger()
-    assert doc.labels[30, 30] == 0
+    assert doc.labels[30, 30] == NOT_PAINTED  # back to nothing painted
     window.actions_.redo.trigger()
     assert doc.labels[30, 30] == 1
     window.saver.flush()
@@ -322,7 +322,7 @@ def test_large_image_loads_on_a_worker(qtbot: QtBot, folder: Path,
     drag(window.canvas, [(20, 20), (40, 30)])  # nothing to paint on yet, no crash
     qtbot.waitUntil(lambda: window.current is not None)
     assert window.current.name == "img00.png" and window.current.rgb is not None
-    assert not window.current.document.labels.any()  # type: ignore[union-attr]
+    assert (window.current.document.labels == NOT_PAINTED).all()  # type: ignore[union-attr]
     window.brush_size.setValue(5)
     drag(window.canvas, [(20, 20), (40, 30), (60, 40)])
     painted = np.array(window.current.document.labels)  # type: ignore[union-attr]

@@ -15,6 +15,7 @@ import app.review
 from app.image_list import STATE_ROLE
 from app.main_window import MainWindow
 from engine.io import write_png_atomic
+from engine.labels import NOT_PAINTED
 from engine.project import ImageState, Project
 
 SHAPE = (96, 128)
@@ -84,7 +85,7 @@ def test_undo_of_a_later_stroke_keeps_the_state_of_the_one_before(window: MainWi
     window.actions_.undo.trigger()
     window.saver.flush()
     assert project.state("img02.png") == ImageState.SUPPORT  # the first stroke is still there
-    assert project.load_label("img02.png")[60, 60] == 0  # type: ignore[index]
+    assert project.load_label("img02.png")[60, 60] == NOT_PAINTED  # type: ignore[index]
     window.actions_.undo.trigger()
     window.saver.flush()
     assert project.state("img02.png") == ImageState.UNLABELLED
