@@ -24,6 +24,7 @@ from engine.selection import (
     prediction_component,
     slic_segments,
     stroke_segments,
+    wand_image,
     wand_region,
 )
 
@@ -67,6 +68,7 @@ class SmartTools(QObject):
         self._box_from: tuple[float, float] | None = None
         self._wand: tuple[tuple[float, float], float, int] | None = None  # seed, x, tolerance
         self._wand_found: tuple[Region, np.ndarray] | None = None
+        self._wand_image: tuple[np.ndarray, np.ndarray] | None = None  # (rgb, filtered)
         self._painted: set[int] = set()  # superpixels painted by the current stroke
         self._box_item = QGraphicsPathItem()
         self._box_item.setPen(QPen(QColor(255, 255, 0), 0, Qt.PenStyle.DashLine))
@@ -102,6 +104,7 @@ class SmartTools(QObject):
             self._slic = None
         if self.canvas.rgb is not self._segments_of:
             self.segments, self._segments_of = None, None
+        self._wand_image = None
         if self.canvas.tool == Tool.SUPERPIXEL:
             self._ensure_segments()
 
@@ -199,7 +202,8 @@ class SmartTools(QObject):
         if self._grabcut is not None:
             self._grabcut.detach()  # a newer box replaces it
         label = self.canvas.active_label
-        job = self._grabcut = Job(grabcut_box, rgb, box)
+        # the labels so far (copied: painting goes on meanwhile) guide it where sparse
+        job = self._grabcut = Job(grabcut_box, rgb, box, hints=np.array(doc.labels), label=label)
         job.returned.connect(lambda found: self._on_grabcut(doc, found, label))
         job.errored.connect(lambda msg: self.message.emit(f"Box selection failed: {msg}"))
         job.finished.connect(lambda _c: self._on_grabcut_finished(job))
@@ -231,8 +235,11 @@ class SmartTools(QObject):
         rgb = self.canvas.rgb
         if self._wand is None or rgb is None:
             return
+        if self._wand_image is None or self._wand_image[0] is not rgb:
+            self._wand_image = (rgb, wand_image(rgb))  # once per image (tens of ms when large)
         seed = self._wand[0]
-        found = self._wand_found = wand_region(rgb, (seed[0] - 0.5, seed[1] - 0.5), self.tolerance)
+        found = self._wand_found = wand_region(self._wand_image[1], (seed[0] - 0.5, seed[1] - 0.5),
+                                               self.tolerance)
         if found is None:
             self._preview.setVisible(False)
             return

@@ -43,18 +43,24 @@ def _pixel(point: tuple[float, float], shape: tuple[int, ...]) -> tuple[int, int
 
 # -- box: GrabCut ------------------------------------------------------------------------
 def grabcut_box(rgb: np.ndarray, box: tuple[float, float, float, float], *,
-                iterations: int = 4, work_side: int = GRABCUT_SIDE) -> Selection | None:
+                hints: np.ndarray | None = None, label: int = 1, iterations: int = 4,
+                work_side: int = GRABCUT_SIDE) -> Selection | None:
     """The object inside ``box = (x0, y0, x1, y1)`` (pixels, half-open), by GrabCut.
 
     The box and a margin around it (whose pixels teach GrabCut the background) are cut
     out and reduced so their longer side is at most ``work_side`` pixels, so the time
     does not grow with the image or box size; the result is scaled back up smoothly.
 
+    ``hints``: the image's ``(H, W)`` uint8 label map.  Where it holds unpainted pixels
+    around the box (scribbles, :mod:`engine.labels`), its painted pixels are kept: ``label``
+    pixels are sure object, background and other classes sure background.  A completely
+    painted map (e.g. a prediction) gives no hints.
+
     Returns
     -------
     ((y0, y1, x0, x1), mask) or None
         ``mask`` covers the box (clipped to the image); None when the box is empty or
-        thinner than 2 pixels.
+        thinner than 2 pixels, or GrabCut finds no colour model.
     """
     img = _check_rgb(rgb)
     h, w = img.shape[:2]
@@ -66,36 +72,67 @@ def grabcut_box(rgb: np.ndarray, box: tuple[float, float, float, float], *,
     cx0, cy0 = max(0, bx0 - margin), max(0, by0 - margin)
     cx1, cy1 = min(w, bx1 + margin), min(h, by1 + margin)
     crop = img[cy0:cy1, cx0:cx1]
-    scale = min(1.0, work_side / max(crop.shape[:2]))
-    small = crop if scale == 1.0 else cv2.resize(
-        crop, (max(2, round(crop.shape[1] * scale)), max(2, round(crop.shape[0] * scale))),
-        interpolation=cv2.INTER_AREA)
+    ch, cw = crop.shape[:2]
+    scale = min(1.0, work_side / max(ch, cw))
+    size = (max(2, round(cw * scale)), max(2, round(ch * scale)))
+    small = crop if scale == 1.0 else cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     sh, sw = small.shape[:2]
-    rx0, ry0 = round((bx0 - cx0) * sw / crop.shape[1]), round((by0 - cy0) * sh / crop.shape[0])
-    rx1, ry1 = round((bx1 - cx0) * sw / crop.shape[1]), round((by1 - cy0) * sh / crop.shape[0])
-    if (rx0, ry0, rx1, ry1) == (0, 0, sw, sh):  # the whole image: keep a rim as background
-        inset = max(1, round(0.02 * max(sw, sh)))
-        rx0, ry0, rx1, ry1 = inset, inset, sw - inset, sh - inset
-    rect = (rx0, ry0, max(1, rx1 - rx0), max(1, ry1 - ry0))
-    gc = np.zeros((sh, sw), np.uint8)
+    rect = (round((bx0 - cx0) * sw / cw), round((by0 - cy0) * sh / ch),
+            round((bx1 - cx0) * sw / cw), round((by1 - cy0) * sh / ch))
+    gc = _initial_mask((sh, sw), rect)
+    if hints is not None:
+        _apply_hints(gc, np.asarray(hints)[cy0:cy1, cx0:cx1], label)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
-        cv2.grabCut(small, gc, rect, bgd, fgd, int(iterations), cv2.GC_INIT_WITH_RECT)
+        cv2.grabCut(small, gc, None, bgd, fgd, int(iterations), cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # e.g. a flat box where no colour model can be fitted
         return None
     fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.float32)
     if scale != 1.0:
-        fg = cv2.resize(fg, (crop.shape[1], crop.shape[0]), interpolation=cv2.INTER_LINEAR)
+        fg = cv2.resize(fg, (cw, ch), interpolation=cv2.INTER_LINEAR)
     mask = fg[by0 - cy0:by1 - cy0, bx0 - cx0:bx1 - cx0] > 0.5
     return (by0, by1, bx0, bx1), mask
 
 
+def _initial_mask(shape: tuple[int, int], rect: tuple[int, int, int, int]) -> np.ndarray:
+    """GrabCut's start: probably object inside ``rect = (x0, y0, x1, y1)``, background
+    outside; a rect covering everything keeps a thin rim as background."""
+    sh, sw = shape
+    x0, y0, x1, y1 = rect
+    if (x0, y0, x1, y1) == (0, 0, sw, sh):
+        inset = max(1, round(0.02 * max(sw, sh)))
+        x0, y0, x1, y1 = inset, inset, sw - inset, sh - inset
+    gc = np.full((sh, sw), cv2.GC_BGD, np.uint8)
+    gc[y0:max(y0 + 1, y1), x0:max(x0 + 1, x1)] = cv2.GC_PR_FGD
+    return gc
+
+
+def _apply_hints(gc: np.ndarray, labels: np.ndarray, label: int) -> None:
+    """Mark painted scribbles in GrabCut's mask (in place); see :func:`grabcut_box`."""
+    if not (labels == NOT_PAINTED).any():
+        return  # a complete map (a prediction, an old mask): its background is not a hint
+    small = cv2.resize(labels, (gc.shape[1], gc.shape[0]), interpolation=cv2.INTER_NEAREST)
+    gc[(small != NOT_PAINTED) & (small != label)] = cv2.GC_BGD
+    gc[small == label] = cv2.GC_FGD
+
+
 # -- wand: flood fill by colour ------------------------------------------------------------
+def wand_image(rgb: np.ndarray) -> np.ndarray:
+    """The image the wand compares colours on: a 5 x 5 median filter of ``rgb``.
+
+    Noise and JPEG speckle would otherwise leave the selection full of single-pixel holes;
+    a median keeps edges where they are.  Compute it once per image and pass it to
+    :func:`wand_region` for every click.
+    """
+    return cv2.medianBlur(_check_rgb(rgb), 5)
+
+
 def wand_region(rgb: np.ndarray, point: tuple[float, float], tolerance: int) -> Selection | None:
     """The 8-connected region around ``point`` whose colour is within ``tolerance`` of it.
 
     A pixel belongs when each of its R, G, B values differs from the clicked pixel's by
     at most ``tolerance`` (0..255) and it touches the region.  None outside the image.
+    For photographs pass :func:`wand_image` of the image rather than the image itself.
     """
     img = _check_rgb(rgb)
     seed = _pixel(point, img.shape)

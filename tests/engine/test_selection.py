@@ -12,6 +12,7 @@ from engine.selection import (
     prediction_component,
     slic_segments,
     stroke_segments,
+    wand_image,
     wand_region,
 )
 
@@ -65,6 +66,25 @@ def test_grabcut_box_covering_the_whole_image_and_degenerate_boxes() -> None:
     assert grabcut_box(rgb, (500, 500, 600, 600)) is None  # outside
 
 
+def test_grabcut_box_keeps_scribbles_only_when_the_labels_are_sparse() -> None:
+    rgb, truth = _disc_image(200, 240, 100, 120, 45)
+    rgb[45:70, 65:90] = (40, 200, 60)  # a green blob inside the box, apart from the disc
+    box = (60, 40, 180, 160)
+    plain = _full(truth.shape, grabcut_box(rgb, box))
+    assert plain[50:65, 70:85].mean() > 0.5  # without hints GrabCut takes the blob too
+    hints = np.full(truth.shape, 255, np.uint8)
+    hints[55:60, 68:88] = 0      # a background stroke on the blob
+    hints[98:102, 100:140] = 1   # a class stroke on the disc
+    found = grabcut_box(rgb, box, hints=hints, label=1)
+    assert found is not None
+    got = _full(truth.shape, found)
+    assert not got[45:70, 65:90].any() and got[98:102, 100:140].all()
+    assert _iou(got, truth) > 0.9
+    # a complete map (a prediction: background everywhere) is no hint
+    complete = _full(truth.shape, grabcut_box(rgb, box, hints=np.zeros_like(hints), label=1))
+    assert np.array_equal(plain, complete)
+
+
 def test_wand_tolerance_stops_at_an_edge_a_higher_one_crosses() -> None:
     rgb = np.zeros((60, 90, 3), np.uint8)
     rgb[:, :30] = 100
@@ -75,6 +95,18 @@ def test_wand_tolerance_stops_at_an_edge_a_higher_one_crosses() -> None:
     high = _full((60, 90), wand_region(rgb, (10, 10), 40))
     assert high[:, :60].all() and not high[:, 60:].any()
     assert wand_region(rgb, (-5, 10), 10) is None
+
+
+def test_wand_image_removes_speckle_but_keeps_edges() -> None:
+    rng = np.random.default_rng(4)
+    rgb = np.full((60, 80, 3), 100, np.uint8)
+    rgb[:, 40:] = 200
+    speckle = rng.random((60, 80)) < 0.05
+    rgb[speckle] = 255 - rgb[speckle]
+    raw = _full((60, 80), wand_region(rgb, (10, 30), 20))
+    clean = _full((60, 80), wand_region(wand_image(rgb), (10, 30), 20))
+    assert clean[:, :40].mean() > 0.99 and not clean[:, 42:].any()  # the edge stays put
+    assert raw[:, :40].mean() < clean[:, :40].mean()
 
 
 def test_wand_keeps_to_the_connected_region() -> None:
