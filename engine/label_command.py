@@ -44,7 +44,7 @@ def cmd_label(args: argparse.Namespace) -> int:
                                      batch_size=args.batch_size, resume=not args.no_resume,
                                      flip_average=args.flip_average, device=args.device,
                                      address=args.ray_address, actors=args.ray_actors)
-            skipped, labelled = _run(records, "label (ray)", None)
+            skipped, labelled = _run(records, "label (ray)", len(images))
         except RayUnavailable as exc:
             raise CliError(str(exc)) from None
     else:
