@@ -203,8 +203,9 @@ class MaskCanvas(QGraphicsView):
 
     def _update_layers(self) -> None:
         # Take prediction shows the prediction under the labels: its regions are what to click.
-        on = self._showing_predictions
-        self.prediction_layer.setVisible(on or self._tool == Tool.TAKE)
+        on, take = self._showing_predictions, self._tool == Tool.TAKE
+        self.prediction_layer.set_hatched(take and not on)  # striped: not labels, a suggestion
+        self.prediction_layer.setVisible(on or take)
         self.label_layer.setVisible(not on)
 
     @property
@@ -217,6 +218,8 @@ class MaskCanvas(QGraphicsView):
         self._tool = Tool(tool)
         self._update_layers()
         self._reset_cursor()
+        if self._tool not in SIZED:
+            self._cursor_item.setVisible(False)  # the brush circle, until the mouse moves
         self.smart.tool_changed()
 
     def _reset_cursor(self) -> None:

@@ -22,6 +22,7 @@ Region = tuple[int, int, int, int]
 
 # Painted background in the human labels: a blue-grey veil (RGB, alpha).
 BACKGROUND_RGBA = (150, 175, 215, 150)
+HATCH = 4  # stripe width of a hatched layer, image pixels
 
 
 def color_table(colors: dict[int, tuple[int, int, int]],
@@ -59,6 +60,7 @@ class LabelLayer(QGraphicsItem):
         self._image = QImage()
         self._background = BACKGROUND_RGBA if show_background else None
         self._table = color_table({}, self._background)
+        self._hatched = False
         self._labels: np.ndarray | None = None
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
@@ -74,6 +76,21 @@ class LabelLayer(QGraphicsItem):
         if self._labels is not None:
             self.set_labels(self._labels)
 
+    def set_hatched(self, on: bool) -> None:
+        """Draw diagonal stripes instead of a solid fill (a suggestion to click, not labels)."""
+        if on != self._hatched:
+            self._hatched = on
+            if self._labels is not None:
+                self.set_labels(self._labels)
+
+    def _convert(self, region: Region) -> np.ndarray:
+        y0, y1, x0, x1 = region
+        rgba = self._table[self._labels[y0:y1, x0:x1]]  # type: ignore[index]
+        if self._hatched:
+            yy, xx = np.ogrid[y0:y1, x0:x1]
+            rgba[((xx + yy) // HATCH) % 2 == 1] = 0
+        return rgba
+
     def set_labels(self, labels: np.ndarray | None) -> None:
         """Show ``labels`` (kept by reference so :meth:`update_region` sees edits)."""
         self.prepareGeometryChange()
@@ -82,8 +99,8 @@ class LabelLayer(QGraphicsItem):
             self._buffer = np.zeros((1, 1, 4), np.uint8)
             self._image = QImage()
         else:
-            self._buffer = np.ascontiguousarray(self._table[labels])
             h, w = labels.shape
+            self._buffer = np.ascontiguousarray(self._convert((0, h, 0, w)))
             self._image = QImage(self._buffer.data, w, h, 4 * w,
                                  QImage.Format.Format_ARGB32_Premultiplied)
         self.update()
@@ -98,7 +115,7 @@ class LabelLayer(QGraphicsItem):
         if self._labels is None:
             return
         y0, y1, x0, x1 = region
-        self._buffer[y0:y1, x0:x1] = self._table[self._labels[y0:y1, x0:x1]]
+        self._buffer[y0:y1, x0:x1] = self._convert(region)
         self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
 
     def boundingRect(self) -> QRectF:

@@ -303,4 +303,7 @@ class SmartTools(QObject):
         region, mask, label = found
         if doc.paint_mask(region, mask, label) is None:
             self.message.emit("Take prediction: that region is already in your labels.")
+        else:
+            self.message.emit(f"Take prediction: {int(mask.sum())} pixels copied into your "
+                              "labels (Ctrl+Z undoes it).")
 

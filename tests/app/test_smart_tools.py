@@ -336,6 +336,8 @@ def test_take_prediction_copies_exactly_one_component(canvas: MaskCanvas) -> Non
     canvas.set_prediction(pred)
     canvas.tool = Tool.TAKE
     assert canvas.prediction_layer.isVisible() and canvas.label_layer.isVisible()
+    stripes = canvas.prediction_layer._buffer[10:30, 10:30, 3]  # hatched: not the labels
+    assert stripes.max() == 255 and stripes.min() == 0
     doc = canvas.document
     assert doc is not None
     drag(canvas, [(20, 20)])
@@ -350,6 +352,8 @@ def test_take_prediction_copies_exactly_one_component(canvas: MaskCanvas) -> Non
     assert _undo_steps(doc) == 2
     canvas.tool = Tool.BRUSH
     assert not canvas.prediction_layer.isVisible()
+    canvas.show_predictions(True)  # Show prediction: solid, as before
+    assert canvas.prediction_layer._buffer[10:30, 10:30, 3].min() == 255
 
 
 # -- the window: shortcuts, toolbar --------------------------------------------------------------
