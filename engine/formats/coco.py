@@ -13,29 +13,55 @@ counts) and uncompressed RLE (list counts) are painted in annotation order.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from engine import _decode
-from engine.io import display_name, write_text_atomic
-from engine.formats._common import (ClassBook, FormatError, ImportedLabels, Sample, dump_json,
-                                    load_json, number, points_array, stem_of)
-from engine.formats._geometry import (Instance, fill_polygon, instance_rings, instances,
-                                      rle_decode, rle_encode, rle_from_string, rle_to_string)
+from engine.formats._common import (
+    ClassBook,
+    FormatError,
+    ImportedLabels,
+    Sample,
+    dump_json,
+    load_json,
+    number,
+    points_array,
+    stem_of,
+)
+from engine.formats._geometry import (
+    Instance,
+    fill_polygon,
+    instance_rings,
+    instances,
+    rle_decode,
+    rle_encode,
+    rle_from_string,
+    rle_to_string,
+)
+from engine.io import atomic_write, display_name
 
 ANNOTATIONS_FILE = "annotations.json"
+INFO = "exported by DistillFSS Studio"
 
 
 def export_coco(samples: Iterable[Sample], classes: Any, out_dir: str | os.PathLike,
                 segmentation: str = "auto") -> Path:
     """Write ``out_dir/annotations.json`` for ``samples``; return its path.
 
+    The file is streamed: images are written as the samples come, annotations go to a temp
+    file beside it and are copied in after the last image, so memory does not grow with the
+    number of samples.  The text is the same as ``json.dumps(data, indent=1)`` of the whole
+    document, written atomically (temp file + fsync + rename).
+
     Parameters
     ----------
     samples : iterable of Sample
-        Label maps, ``(H, W) uint8`` each.
+        Label maps, ``(H, W) uint8`` each; read once, one at a time.
     classes : class list
         Anything :func:`engine.formats._common.class_names` accepts.
     out_dir : path
@@ -45,24 +71,52 @@ def export_coco(samples: Iterable[Sample], classes: Any, out_dir: str | os.PathL
     if segmentation not in ("auto", "rle"):
         raise ValueError(f"segmentation must be 'auto' or 'rle', got {segmentation!r}")
     book = ClassBook(classes)
-    images, annotations = [], []
-    for image_id, s in enumerate(samples, start=1):
-        h, w = s.labels.shape
-        images.append({"id": image_id, "file_name": s.image_name, "width": w, "height": h})
-        for inst in instances(s.labels):
-            book.index(inst.class_id)
-            ann = _annotation(inst, (h, w), segmentation)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
-    data = {
-        "info": {"description": "exported by DistillFSS Studio"},
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"id": k, "name": v, "supercategory": ""}
-                       for k, v in sorted(book.names.items())],
-    }
     path = Path(out_dir) / ANNOTATIONS_FILE
-    write_text_atomic(path, dump_json(data))
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(f: BinaryIO) -> None:
+        with tempfile.TemporaryFile(dir=path.parent, prefix=".annotations.") as spool:
+            f.write(b'{\n "info": ' + _nested({"description": INFO}, 1) + b',\n "images": [')
+            images, annotations = _JsonList(f), _JsonList(spool)
+            for image_id, s in enumerate(samples, start=1):
+                h, w = s.labels.shape
+                images.add({"id": image_id, "file_name": s.image_name, "width": w,
+                            "height": h})
+                for inst in instances(s.labels):
+                    book.index(inst.class_id)
+                    ann = _annotation(inst, (h, w), segmentation)
+                    annotations.add({"id": annotations.count + 1, "image_id": image_id, **ann})
+            f.write(images.end() + b',\n "annotations": [')
+            spool.seek(0)
+            shutil.copyfileobj(spool, f)
+            f.write(annotations.end() + b',\n "categories": [')
+            categories = _JsonList(f)
+            for k, v in sorted(book.names.items()):
+                categories.add({"id": k, "name": v, "supercategory": ""})
+            f.write(categories.end() + b"\n}")
+
+    atomic_write(path, write)
     return path
+
+
+def _nested(value: Any, depth: int) -> bytes:
+    """``value`` as :func:`dump_json` writes it at nesting ``depth`` (first line unindented)."""
+    return dump_json(value).replace("\n", "\n" + " " * depth).encode("ascii")
+
+
+class _JsonList:
+    """Items of a JSON list at depth 2, written one by one as :func:`dump_json` would."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.count = f, 0
+
+    def add(self, item: Any) -> None:
+        self.f.write((b",\n  " if self.count else b"\n  ") + _nested(item, 2))
+        self.count += 1
+
+    def end(self) -> bytes:
+        """The closing bracket (on its own line unless the list is empty)."""
+        return b"\n ]" if self.count else b"]"
 
 
 def _annotation(inst: Instance, shape: tuple[int, int], segmentation: str) -> dict[str, Any]:

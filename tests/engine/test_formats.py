@@ -320,3 +320,42 @@ def test_count_instances_and_write_format_reports_each_sample(tmp_path: Path) ->
     notes = write_format("coco", masks, {1: "x", 2: "y"}, tmp_path / "out",
                          on_sample=lambda s: seen.append(s.stem))
     assert notes == [] and seen == ["a", "b"]
+
+
+def _coco_in_memory(samples: list[Sample], classes, segmentation: str) -> str:
+    """The COCO writer before it streamed: the whole document in memory, one json.dumps."""
+    from engine.formats._common import ClassBook, dump_json
+    from engine.formats.coco import _annotation
+
+    book = ClassBook(classes)
+    images, annotations = [], []
+    for image_id, s in enumerate(samples, start=1):
+        h, w = s.labels.shape
+        images.append({"id": image_id, "file_name": s.image_name, "width": w, "height": h})
+        for inst in instances(s.labels):
+            book.index(inst.class_id)
+            ann = _annotation(inst, (h, w), segmentation)
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
+    return dump_json({"info": {"description": "exported by DistillFSS Studio"},
+                      "images": images, "annotations": annotations,
+                      "categories": [{"id": k, "name": v, "supercategory": ""}
+                                     for k, v in sorted(book.names.items())]})
+
+
+@pytest.mark.parametrize("segmentation", ["auto", "rle"])
+def test_streamed_coco_is_the_same_text_as_the_in_memory_one(tmp_path: Path,
+                                                             segmentation: str) -> None:
+    from engine.formats.coco import export_coco
+
+    lab = nested_map()
+    third = np.zeros((20, 30), np.uint8)
+    third[3:9, 4:20] = 7  # a class the list does not name
+    samples = [Sample("a", lab, tmp_path / "a.jpg"), Sample("empty", np.zeros((5, 6), np.uint8)),
+               Sample("ü \"q\"", third, tmp_path / "ü \"q\".png")]
+    samples += [Sample(p.stem, read_mask(p), p) for p in _real_masks()[:4]]
+    for case, items in (("all", samples), ("none", []), ("no annotations", samples[1:2])):
+        out = tmp_path / case
+        path = export_coco(iter(items), CLASSES, out, segmentation=segmentation)
+        assert path.read_text(encoding="ascii") == _coco_in_memory(items, CLASSES,
+                                                                   segmentation), case
+        assert not [p.name for p in out.iterdir() if p.name != "annotations.json"]
