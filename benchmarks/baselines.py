@@ -14,8 +14,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from engine.augment import pad_to_multiple, resize_image, working_size
+from engine.augment import pad_to_multiple, resize_image, resize_mask, working_size
 from engine.backbones import build_backbone
+from engine.labels import NOT_PAINTED
 from engine.predict import _finish
 
 TAPS = (2, 4, 10, 15)  # Lite0: last tap of strides 4, 8, 16, 32
@@ -104,7 +105,9 @@ class LinearProbe:
 
 
 class FilterForest:
-    """Random forest (100 trees) on filter-bank responses of sampled support pixels."""
+    """Random forest (100 trees) on filter-bank responses of sampled support pixels (only
+    the painted ones when a mask has :data:`~engine.labels.NOT_PAINTED` pixels: scribbles,
+    the way ilastik is trained)."""
 
     def __init__(self, images, masks, input_size: int = 384, per_image: int = 20_000,
                  seed: int = 0) -> None:
@@ -117,8 +120,16 @@ class FilterForest:
         xs, ys = [], []
         for im, m in zip(images, masks):
             f, size = self._responses(im)
-            y = _mask_at(m, size, f.shape[-2:]).flatten().numpy() > 0.5
             x = f.flatten(1).T.numpy()
+            if (m == NOT_PAINTED).any():  # scribbles: train on the painted pixels only
+                grid = pad_to_multiple(resize_mask(m, size))[::2, ::2].flatten()
+                painted = np.flatnonzero(grid != NOT_PAINTED)
+                y = grid == 1
+                keep = rng.choice(painted, size=min(per_image, painted.size), replace=False)
+                xs.append(x[keep])
+                ys.append(y[keep])
+                continue
+            y = _mask_at(m, size, f.shape[-2:]).flatten().numpy() > 0.5
             keep = rng.choice(len(x), size=min(per_image, len(x)), replace=False)
             xs.append(x[keep])
             ys.append(y[keep])

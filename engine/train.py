@@ -170,7 +170,8 @@ class LearnProgress:
 
 def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
           classes: Sequence[ClassInfo] | None = None,
-          config: LearnConfig | None = None) -> Generator[LearnProgress, None, SegModel]:
+          config: LearnConfig | None = None,
+          start_from: SegModel | None = None) -> Generator[LearnProgress, None, SegModel]:
     """Learn the classes painted in ``masks`` from ``images``.
 
     Parameters
@@ -181,6 +182,9 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
         the teacher's attention (scribbles are examples; see :mod:`engine.labels`).
     classes : N :class:`ClassInfo` with ids 1..N (default: ``class1..classN`` from the masks).
     config : :class:`LearnConfig`.
+    start_from : a model of the same classes and head to continue from (warm start: live
+        updates and re-learning after corrections); its working scale and filter statistics
+        are kept.  None: a fresh model.
 
     Yields
     ------
@@ -201,6 +205,10 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     config = config or LearnConfig()
     device = choose_device(config.device)
     cfg = effective_config(config, device)
+    if start_from is not None:
+        _check_warm_start(start_from, classes, cfg)
+        side = int(start_from.metadata.get("input_size", cfg.input_size))
+        cfg = replace(cfg, input_size=side, crop=min(cfg.crop, side), object_scale=False)
     if cfg.object_scale:
         side = object_scaled_size(masks, cfg.input_size, cfg.crop)
         cfg = replace(cfg, input_size=side, crop=min(cfg.crop, side))
@@ -210,6 +218,8 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = SegModel(classes, cfg.head).to(device)
+    if start_from is not None:
+        model.load_state_dict(start_from.trainable_state(), strict=False)
     init_state = {k: v.clone() for k, v in model.trainable_state().items()}
     bank = None
     parts, part_masks, sides = images, masks, None
@@ -223,7 +233,7 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                                         long_sides=sides):
         yield LearnProgress("features", done, total, float("nan"), time.perf_counter() - t0,
                             None, f"features of view {done}/{total}")
-    if bank.responses is not None and model.pixel is not None:
+    if bank.responses is not None and model.pixel is not None and start_from is None:
         model.pixel.set_statistics(bank.responses)  # the folds start from the same statistics
         init_state.update({k: v.clone() for k, v in model.trainable_state().items()
                            if k.startswith("pixel.filter_")})
@@ -251,7 +261,17 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                                             cfg, rng, t0, _fit)))
     model.metadata = _metadata(cfg, classes, images, masks, steps, time.perf_counter() - t0,
                                loo, device)
+    before = 0 if start_from is None else int(start_from.metadata.get(
+        "total_steps", start_from.metadata.get("steps", 0)))
+    model.metadata["total_steps"] = before + steps  # over the warm starts it continued
     return model.to("cpu").eval()
+
+
+def _check_warm_start(start: SegModel, classes: Sequence[ClassInfo], cfg: LearnConfig) -> None:
+    if [c.id for c in start.classes] != [c.id for c in classes]:
+        raise ValueError("cannot continue from a model with other classes: learn afresh")
+    if start.config != cfg.head:
+        raise ValueError("cannot continue from a model with other settings: learn afresh")
 
 
 def split_single_support(image: np.ndarray, mask: np.ndarray, long_side: int):

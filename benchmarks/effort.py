@@ -1,0 +1,182 @@
+"""Effort benchmark: labels per stroke.  How good is the folder after N scribbles per example?
+
+For each dataset and support draw (the same draws as ``accuracy.py``), a simulated annotator
+(``scribbles.py``) paints N strokes on each of the K support images (half on the class along
+its objects' medial lines, half on the background); the student learned from those scribbles
+labels the rest of the folder.  Next to it, on the same draws: the student learned from the
+complete masks, and the filter-bank random forest (ilastik's approach, made for scribbles)
+trained on the same scribbles.  Foreground IoU over the test images, painted pixels in %.
+
+    python benchmarks/effort.py --strokes 3 10 --seeds 0 1 2 3 4
+    python benchmarks/effort.py --quick      # CI: the bundled nuclei demo, 2 tiny runs
+
+Also times one Box (GrabCut) and one Wand selection on a 4000 x 3000 image when
+``engine.selection`` is present.  Prints Markdown tables and writes them to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from baselines import FilterForest
+from common import (DATASETS, DEFAULT_DATA, ROOT, binary_mask, draw_supports, load_dataset,
+                    load_pairs, markdown_table, median_time, run_learn)
+from scribbles import scribble
+
+from engine.io import read_image
+from engine.labels import NOT_PAINTED
+from engine.metrics import IoUAccumulator
+from engine.predict import Predictor
+from engine.train import LearnConfig
+
+
+def folder_iou(predict, images, masks, test: list[int]) -> float:
+    """Foreground IoU (%) of ``predict`` accumulated over the test images."""
+    acc = IoUAccumulator(1)
+    for i in test:
+        acc.add(predict(read_image(images[i])), binary_mask(masks[i]))
+    return acc.mean() * 100
+
+
+def test_indices(n: int, idx: list[int], max_test: int | None, seed: int) -> list[int]:
+    """The images not drawn as supports (a seeded subset of ``max_test`` when given)."""
+    rest = [i for i in range(n) if i not in idx]
+    if max_test is not None and len(rest) > max_test:
+        rest = sorted(np.random.default_rng(1000 + seed).choice(rest, max_test, replace=False))
+    return [int(i) for i in rest]
+
+
+def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: LearnConfig,
+             max_test: int | None, forest: bool = True) -> dict:
+    """One draw: the complete-mask student, then per N the scribble student and forest."""
+    images, masks = load_dataset(root, name)
+    idx = draw_supports(masks, k, seed)
+    test = test_indices(len(images), idx, max_test, seed)
+    sup_images, sup_masks = load_pairs(images, masks, idx)
+    cfg = replace(cfg, seed=seed)
+
+    def student(ms):
+        p = Predictor(run_learn(sup_images, ms, cfg), cfg.device)
+        return folder_iou(lambda im: p.predict(im).labels, images, masks, test)
+
+    row: dict = {"seed": seed, "complete": student(sup_masks), "n_test": len(test)}
+    for n in strokes:
+        rng = np.random.default_rng(10_000 * seed + n)
+        scr = [scribble(m, n, rng) for m in sup_masks]
+        painted = sum(int((s != NOT_PAINTED).sum()) for s in scr)
+        row[f"painted{n}"] = 100 * painted / sum(s.size for s in scr)
+        row[f"student{n}"] = student(scr)
+        if forest:
+            ff = FilterForest(sup_images, scr, cfg.input_size, seed=seed)
+            row[f"forest{n}"] = folder_iou(ff.predict, images, masks, test)
+        else:
+            row[f"forest{n}"] = float("nan")
+    return row
+
+
+def _fmt(values: list[float]) -> str:
+    values = [v for v in values if not np.isnan(v)]
+    if len(values) < 2:
+        return f"{values[0]:.1f}" if values else "–"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} ({min(values):.1f})"
+
+
+def selection_times() -> list[list[str]]:
+    """Median time of one Box and one Wand selection on a 4000 x 3000 synthetic image."""
+    try:
+        from engine import selection
+    except ImportError:
+        return []
+    rng = np.random.default_rng(0)
+    image = rng.normal(90, 20, (3000, 4000, 3)).clip(0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:3000, :4000]
+    disc = (yy - 1500) ** 2 + (xx - 2000) ** 2 < 600 ** 2
+    image[disc] = (220, 200, 90)
+    rows = []
+    box = getattr(selection, "grabcut_box", None)
+    if box is not None:
+        t = median_time(lambda: box(image, (1300, 800, 2700, 2200)), repeat=3)
+        rows.append(["Box (GrabCut), 1400 x 1400 box", f"{t * 1000:.0f} ms"])
+    wand = getattr(selection, "wand_region", None)
+    if wand is not None:
+        t = median_time(lambda: wand(image, (1500, 2000), 30), repeat=3)
+        rows.append(["Wand, click inside a 1200 px disc", f"{t * 1000:.0f} ms"])
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    ap.add_argument("--shots", type=int, default=5)
+    ap.add_argument("--strokes", nargs="*", type=int, default=[1, 3, 10, 30])
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--max-test", type=int, default=None, help="test on a seeded subset")
+    ap.add_argument("--learn", default="{}", help="JSON overrides of LearnConfig")
+    ap.add_argument("--no-forest", action="store_true")
+    ap.add_argument("--quick", action="store_true",
+                    help="CI: bundled nuclei demo, 2 shots, 1 seed, 3 strokes, 10 steps")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "effort.md")
+    args = ap.parse_args()
+    cfg = replace(LearnConfig(loo_steps=0), **json.loads(args.learn))
+    if args.quick:
+        from engine.resources import demo_dir
+
+        root = demo_dir().parent
+        args.data, args.datasets = root, [demo_dir().name]
+        args.shots, args.seeds, args.strokes, args.max_test = 2, [0], [3], 4
+        cfg = replace(cfg, max_steps=10, total_views=8, input_size=128)
+    header = ["dataset", "seed", "complete masks"]
+    for n in args.strokes:
+        header += [f"N={n}: painted %", f"N={n}: student", f"N={n}: forest"]
+    rows, runs_by = [], {}
+    for name in args.datasets:
+        runs = []
+        for seed in args.seeds:
+            r = evaluate(args.data, name, args.shots, seed, args.strokes, cfg, args.max_test,
+                         not args.no_forest)
+            runs.append(r)
+            cells = [name, str(seed), f"{r['complete']:.1f}"]
+            for n in args.strokes:
+                cells += [f"{r[f'painted{n}']:.2f}", f"{r[f'student{n}']:.1f}",
+                          f"{r[f'forest{n}']:.1f}"]
+            rows.append(cells)
+            print("| " + " | ".join(cells) + " |", flush=True)
+        runs_by[name] = runs
+    summary = []
+    for name, runs in runs_by.items():
+        cells = [name, str(len(runs)), _fmt([r["complete"] for r in runs])]
+        for n in args.strokes:
+            cells += [_fmt([r[f"painted{n}"] for r in runs]), _fmt([r[f"student{n}"] for r in runs]),
+                      _fmt([r[f"forest{n}"] for r in runs])]
+            gap = [r["complete"] - r[f"student{n}"] for r in runs]
+            won = sum(r[f"student{n}"] >= r[f"forest{n}"] for r in runs)
+            cells += [f"{statistics.mean(gap):+.1f}", f"{won}/{len(runs)}"]
+        summary.append(cells)
+    sum_header = ["dataset", "draws", "complete masks"]
+    for n in args.strokes:
+        sum_header += [f"N={n}: painted %", f"N={n}: student", f"N={n}: forest",
+                       f"N={n}: complete − student", f"N={n}: student ≥ forest"]
+    sel = selection_times() if not args.quick else []
+    text = (markdown_table(sum_header, summary) + "\n\n" + markdown_table(header, rows)
+            + (("\n\n" + markdown_table(["selection on a 4000 x 3000 image", "median"], sel))
+               if sel else "")
+            + f"\n\nForeground IoU (%) over {rows and runs_by[args.datasets[0]][0]['n_test']} "
+              f"test images per draw; K = {args.shots}; mean ± sd (worst draw); "
+              f"N strokes per support image (ceil(N/2) on the class, the rest, at least one, on "
+              f"the background); learn {json.dumps(json.loads(args.learn))}; "
+              f"{torch.get_num_threads()} CPU threads ({time.strftime('%Y-%m-%d')}).\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
