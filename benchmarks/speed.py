@@ -12,27 +12,37 @@
 Throughputs are medians of ``--repeat`` interleaved runs.  ``--images`` defaults to 40 on a
 CPU and 400 on a GPU (the 95 test images repeated under other names: 40 take a GPU well under a
 second, too short to time).  On a machine with 16 or more cores end-to-end is also timed with
-8 reader and 4 writer threads instead of the default 2/1.
+8 reader and 4 writer threads instead of 2/1.  End-to-end uses ``label_folder``'s default
+threads (:func:`engine.batch.default_threads`, sized by the cores).
 
-Prints a Markdown table and writes it to ``benchmarks/results/speed-<device>.md``.
+``--baseline REF`` also times end-to-end with ``engine/batch.py`` as it was at git revision
+REF (interleaved with the other measures, same model and images), to compare a change of the
+pipeline in one run.  ``--quick`` learns a short model (10 steps) and skips the teacher and
+learn rows: for pipeline measurements, whose cost does not depend on how well it learned.
+
+Prints a Markdown table and writes it to ``benchmarks/results/speed-<device>.md`` (or
+``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from common import DEFAULT_DATA, ROOT, binary_mask, markdown_table, speed_set
+from common import DEFAULT_DATA, ROOT, binary_mask, markdown_table, quick_model, speed_set
 
 from engine.augment import pad_to_multiple, resize_image, working_size
-from engine.batch import label_folder
+from engine.batch import default_threads, label_folder
 from engine.device import autocast_dtype, choose_device, describe
 from engine.fewshot import TeacherPredictor
 from engine.graphs import GraphCache
@@ -101,6 +111,18 @@ def backbone_rate(predictor: Predictor, tensors: list[torch.Tensor],
     return sum(len(x) for x in tensors) / (time.perf_counter() - t)
 
 
+def baseline_label_folder(ref: str):
+    """``label_folder`` of ``engine/batch.py`` at git revision ``ref``."""
+    src = subprocess.run(["git", "show", f"{ref}:engine/batch.py"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    name = "engine._batch_baseline"
+    mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))
+    mod.__package__ = "engine"  # its relative imports resolve in today's engine
+    sys.modules[name] = mod
+    exec(compile(src, f"{ref}:engine/batch.py", "exec"), mod.__dict__)  # noqa: S102 - our own past code
+    return mod.label_folder
+
+
 def rate(fn, items) -> float:
     fn(items[0])  # warm-up
     t = time.perf_counter()
@@ -116,11 +138,20 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3, help="repeats of the throughput measures")
+    ap.add_argument("--baseline", metavar="REF", default=None,
+                    help="also time end-to-end with engine/batch.py at this git revision")
+    ap.add_argument("--quick", action="store_true",
+                    help="short model, no teacher or learn rows (pipeline measurements)")
+    ap.add_argument("--out", type=Path, default=None, help="results file")
     args = ap.parse_args()
     device = choose_device(args.device)
     data = speed_set(args.data)
     paths, masks = data.paths, data.masks
-    model, learn_s, first_s = time_learn(data.images, data.support_masks, str(device))
+    if args.quick:
+        model, learn_s, first_s = quick_model(data.images, data.support_masks, str(device)), 0, 0
+    else:
+        model, learn_s, first_s = time_learn(data.images, data.support_masks, str(device))
+    old_label_folder = baseline_label_folder(args.baseline) if args.baseline else None
     mem_learn = peak_mib()
     if device.type == "cuda":  # what prediction keeps on the GPU: model copy, graph pool
         torch.cuda.empty_cache()
@@ -130,7 +161,7 @@ def main() -> None:
     rest = data.rest
     more = (8, 4) if (os.cpu_count() or 1) >= 16 else None
     # The machine is noisy: interleave the measures, repeat, report medians.
-    bbs, e2es, onlys, e2es_more, onlys_host = [], [], [], [], []
+    bbs, e2es, onlys, e2es_more, onlys_host, e2es_old = [], [], [], [], [], []
     bbs_eager, onlys_eager = [], []  # on CUDA: without graphs
     with tempfile.TemporaryDirectory() as tmp:
         test_paths = []
@@ -142,10 +173,10 @@ def main() -> None:
         test_images = [read_image(p) for p in test_paths]
         list(label_folder(predictor, test_paths[:4], Path(tmp) / "warm"))
 
-        def end_to_end(out: Path, threads: tuple[int, int]) -> float:
+        def end_to_end(out: Path, threads: tuple[int, int] | None, fn=label_folder) -> float:
             t = time.perf_counter()
-            list(label_folder(predictor, test_paths, out, batch_size=args.batch_size,
-                              resume=False, threads=threads))
+            list(fn(predictor, test_paths, out, batch_size=args.batch_size,
+                    resume=False, threads=threads))
             return len(test_paths) / (time.perf_counter() - t)
 
         inputs = backbone_inputs(predictor, test_images, args.batch_size)
@@ -154,7 +185,14 @@ def main() -> None:
             if predictor.graphs is not None:  # the faster of the two is the floor
                 bbs_eager.append(bbs[-1])
                 bbs[-1] = max(bbs[-1], backbone_rate(predictor, inputs, graphs=True))
-            e2es.append(end_to_end(Path(tmp) / f"out{r}", (2, 1)))
+            if old_label_folder is not None:  # alternate which goes first
+                if r % 2:
+                    e2es_old.append(end_to_end(Path(tmp) / f"old{r}", (2, 1), old_label_folder))
+                e2es.append(end_to_end(Path(tmp) / f"out{r}", None))
+                if not r % 2:
+                    e2es_old.append(end_to_end(Path(tmp) / f"old{r}", (2, 1), old_label_folder))
+            else:
+                e2es.append(end_to_end(Path(tmp) / f"out{r}", None))
             if more:
                 e2es_more.append(end_to_end(Path(tmp) / f"more{r}", more))
             batches = [test_images[i:i + args.batch_size]
@@ -171,7 +209,7 @@ def main() -> None:
     bb, e2e, only = (statistics.median(v) for v in (bbs, e2es, onlys))
     ratios = sorted(e / b for e, b in zip(e2es, bbs))
     teacher = {}
-    for k in (5, 50):
+    for k in () if args.quick else (5, 50):
         idx = list(range(0, 100, 100 // k))[:k]
         tp = TeacherPredictor(model, [read_image(paths[i]) for i in idx],
                               [binary_mask(masks[i]) for i in idx], device=str(device))
@@ -183,7 +221,8 @@ def main() -> None:
             if bbs_eager else "")],
         ["student end-to-end (read, predict, write PNG)", f"{e2e:.2f} img/s",
          f"{e2e / bb * 100:.0f} % of backbone (per repeat: "
-         + ", ".join(f"{r * 100:.0f}" for r in ratios) + " %)"],
+         + ", ".join(f"{r * 100:.0f}" for r in ratios) + " %); "
+         + "{} readers, {} writers".format(*default_threads())],
         ["student predict only", f"{only:.2f} img/s", ""],
     ]
     if onlys_eager:
@@ -194,15 +233,22 @@ def main() -> None:
         rows.append(["student predict only, finished on the host",
                      f"{statistics.median(onlys_host):.2f} img/s",
                      "resize + threshold with OpenCV on the CPU (before 2026-11-26)"])
+    if e2es_old:
+        old = statistics.median(e2es_old)
+        rows.append([f"student end-to-end, engine/batch.py at {args.baseline}",
+                     f"{old:.2f} img/s", f"{old / bb * 100:.0f} % of backbone (per repeat: "
+                     + ", ".join(f"{e:.1f}" for e in e2es_old) + " img/s; now: "
+                     + ", ".join(f"{e:.1f}" for e in e2es) + "); 2 readers, 1 writer"])
     if e2es_more:
         e2e_more = statistics.median(e2es_more)
         rows.append([f"student end-to-end, {more[0]} readers, {more[1]} writers",
                      f"{e2e_more:.2f} img/s", f"{e2e_more / bb * 100:.0f} % of backbone"])
     rows += [
         *([f"teacher, {k} shots", f"{teacher[k]:.2f} img/s",
-           f"student / teacher = {only / teacher[k]:.1f}x"] for k in (5, 50)),
-        ["learn 5 shots (default settings)", f"{learn_s:.1f} s",
-         f"{model.metadata['steps']} steps; first progress after {first_s:.2f} s"],
+           f"student / teacher = {only / teacher[k]:.1f}x"] for k in teacher),
+        *([["learn 5 shots (default settings)", f"{learn_s:.1f} s",
+            f"{model.metadata['steps']} steps; first progress after {first_s:.2f} s"]]
+          if not args.quick else []),
         ["peak memory after learning", f"{mem_learn:.0f} MiB", "process RSS"],
         ["peak memory at the end", f"{peak_mib():.0f} MiB", "process RSS"],
     ]
@@ -219,7 +265,7 @@ def main() -> None:
             f"torch {torch.__version__}, "
             f"{len(test_paths)} nuclei images (256-512 px), batch {args.batch_size}, "
             f"{time.strftime('%Y-%m-%d')}.\n")
-    out = ROOT / "benchmarks" / "results" / f"speed-{device.type}.md"
+    out = args.out or ROOT / "benchmarks" / "results" / f"speed-{device.type}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table + note)
     print(table + note)

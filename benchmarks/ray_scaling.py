@@ -1,0 +1,111 @@
+"""Throughput of ``distillfss label --ray`` against the number of actors, on one machine.
+
+Starts a local Ray with the machine's cores (``ray.init(num_cpus=...)``), then labels the
+same folder (the nuclei test images, repeated under other names to ``--images``) with 1, 2,
+4 ... CPU actors up to the cores present (``--actors`` to choose), each into a fresh output
+folder, each actor with one torch thread.  Also times the one-process pipeline
+(``engine.batch.label_folder``, torch on every core) on the same images.  Each run counts
+its wall time (actor start included) and its steady rate (from the first committed batch
+to the last).
+
+    python benchmarks/ray_scaling.py [--images 96] [--actors 1 2] [--batch-size 4]
+
+Needs the ``[ray]`` extra.  Prints a Markdown table and writes it to
+``benchmarks/results/ray-scaling-cpu.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from common import DEFAULT_DATA, ROOT, markdown_table, quick_model, speed_set
+
+from engine.batch import cores, label_folder
+from engine.modelfile import save_model
+from engine.predict import Predictor
+from engine.ray_label import import_ray, label_with_ray
+
+
+def timed(records) -> tuple[float, float, int]:
+    """(wall s, steady img/s after the first record, images) of a progress generator."""
+    t0 = time.perf_counter()
+    first = None
+    n = 0
+    for _ in records:
+        n += 1
+        if first is None:
+            first = time.perf_counter()
+            n_first = n
+    end = time.perf_counter()
+    steady = (n - n_first) / (end - first) if first is not None and end > first else 0.0
+    return end - t0, steady, n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--images", type=int, default=96)
+    ap.add_argument("--actors", type=int, nargs="+", default=None)
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    ray = import_ray()
+    n_cores = cores()
+    actors = args.actors or [k for k in (1, 2, 4, 8, 16, 32) if k <= n_cores]
+    data = speed_set(args.data)
+    model = quick_model(data.images, data.support_masks, "cpu")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        model_path = tmp_path / "model.dfss"
+        save_model(model, model_path)
+        folder = tmp_path / "in"
+        folder.mkdir()
+        for n in range(args.images):
+            src = data.rest[n % len(data.rest)]
+            (folder / f"{n:05d}_{src.name}").symlink_to(src.resolve())
+        images = sorted(folder.iterdir())
+        ray.init(num_cpus=n_cores, include_dashboard=False, log_to_driver=False)
+        try:
+            results: dict[str, list[tuple[float, float]]] = {}
+            predictor = Predictor(model, "cpu")
+            for r in range(args.repeat):  # interleaved repeats; medians reported
+                out = tmp_path / f"local{r}"
+                wall, steady, _ = timed(label_folder(predictor, images, out,
+                                                     batch_size=args.batch_size))
+                results.setdefault("one process", []).append((wall, steady))
+                for k in actors:
+                    out = tmp_path / f"ray{k}-{r}"
+                    wall, steady, n = timed(label_with_ray(
+                        model_path, images, out, batch_size=args.batch_size, actors=k,
+                        device="cpu"))
+                    assert n == len(images), n
+                    results.setdefault(f"ray, {k} actor(s)", []).append((wall, steady))
+                    print(k, wall, steady, flush=True)
+        finally:
+            ray.shutdown()
+    one_actor = statistics.median(s for _, s in results["ray, 1 actor(s)"])
+    for name, runs in results.items():
+        wall = statistics.median(w for w, _ in runs)
+        steady = statistics.median(s for _, s in runs)
+        rows.append([name, f"{len(images) / wall:.1f} img/s", f"{wall:.1f} s",
+                     f"{steady:.1f} img/s", f"{steady / one_actor:.2f}x"
+                     if name.startswith("ray") else ""])
+    table = markdown_table(["run", "end-to-end (start included)", "wall", "steady rate",
+                            "steady vs 1 actor"], rows)
+    note = (f"\n\n{n_cores} cores, torch {torch.__version__} ({torch.get_num_threads()} threads "
+            f"in the one-process run, 1 per actor), ray {ray.__version__}, {len(images)} "
+            f"nuclei images (256-512 px), batch {args.batch_size}, medians of {args.repeat}, "
+            f"{time.strftime('%Y-%m-%d')}.\n")
+    out_file = ROOT / "benchmarks" / "results" / f"ray-scaling-cpu-{n_cores}cores.md"
+    out_file.write_text(table + note)
+    print(table + note)
+
+
+if __name__ == "__main__":
+    main()
