@@ -34,6 +34,12 @@ def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
+def _writable(arr: np.ndarray) -> np.ndarray:
+    """OpenCV's floodFill takes the image as an output even with ``FLOODFILL_MASK_ONLY``:
+    a read-only array (e.g. one ``np.asarray`` made from a PIL image) is copied."""
+    return arr if arr.flags.writeable else arr.copy()
+
+
 def _pixel(point: tuple[float, float], shape: tuple[int, ...]) -> tuple[int, int] | None:
     x, y = round(point[0]), round(point[1])
     if 0 <= x < shape[1] and 0 <= y < shape[0]:
@@ -138,6 +144,7 @@ def wand_region(rgb: np.ndarray, point: tuple[float, float], tolerance: int) -> 
     seed = _pixel(point, img.shape)
     if seed is None:
         return None
+    img = _writable(img)
     tol = int(np.clip(tolerance, 0, 255))
     ff = np.zeros((img.shape[0] + 2, img.shape[1] + 2), np.uint8)
     flags = 8 | cv2.FLOODFILL_FIXED_RANGE | cv2.FLOODFILL_MASK_ONLY | (1 << 8)
@@ -155,7 +162,7 @@ def prediction_component(prediction: np.ndarray,
     ``(region, mask, class id)``, or None when the point is outside, on background or on an
     unpainted pixel.
     """
-    pred = np.ascontiguousarray(prediction, dtype=np.uint8)
+    pred = _writable(np.ascontiguousarray(prediction, dtype=np.uint8))
     seed = _pixel(point, pred.shape)
     if seed is None:
         return None

@@ -333,6 +333,7 @@ def test_take_prediction_copies_exactly_one_component(canvas: MaskCanvas) -> Non
     pred[10:30, 10:30] = 1
     pred[60:90, 100:140] = 1  # another component of the same class
     pred[50:55, 20:60] = 2
+    pred.flags.writeable = False  # as the project's prediction files are read
     canvas.set_prediction(pred)
     canvas.tool = Tool.TAKE
     assert canvas.prediction_layer.isVisible() and canvas.label_layer.isVisible()

@@ -90,6 +90,7 @@ def test_wand_tolerance_stops_at_an_edge_a_higher_one_crosses() -> None:
     rgb[:, :30] = 100
     rgb[:, 30:60] = 120   # a soft edge at x = 30 (20 grey levels)
     rgb[:, 60:] = 220     # a strong edge at x = 60
+    rgb.flags.writeable = False
     low = _full((60, 90), wand_region(rgb, (10, 10), 10))
     assert low[:, :30].all() and not low[:, 30:].any()
     high = _full((60, 90), wand_region(rgb, (10, 10), 40))
@@ -121,6 +122,7 @@ def test_prediction_component_copies_exactly_one_component() -> None:
     pred[5:15, 5:15] = 1
     pred[30:40, 50:70] = 1   # another component of the same class
     pred[20:25, 20:30] = 2
+    pred.flags.writeable = False  # as np.asarray makes it from a PIL image (a PNG file)
     found = prediction_component(pred, (8, 8))
     assert found is not None
     region, mask, label = found
