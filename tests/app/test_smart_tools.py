@@ -373,3 +373,31 @@ def test_tools_have_keys_and_toolbar_buttons(qtbot: QtBot, tmp_path: Path) -> No
         assert action.isChecked() and bar.widgetForAction(action) is not None
     qtbot.waitUntil(lambda: not window.canvas.smart.busy, timeout=10_000)
     window.close()
+
+
+def test_deleting_a_class_keeps_unpainted_and_background(qtbot: QtBot, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: None)
+    folder = tmp_path / "images"
+    make_folder(folder, n=1)
+    window = open_window(qtbot, folder)
+    panel = window.classes_panel
+    panel.add_class("second")
+    window.brush_size.setValue(5)
+    panel.select_class(1)
+    drag(window.canvas, [(20, 20), (40, 20)])
+    panel.select_class(2)
+    drag(window.canvas, [(20, 50), (40, 50)])
+    window.actions_.background.trigger()
+    drag(window.canvas, [(20, 80), (40, 80)])
+    panel.select_class(1)
+    panel.delete_current(confirm=False)
+    labels = window.current.document.labels  # type: ignore[union-attr]
+    assert labels[20, 30] == 0     # the deleted class became background
+    assert labels[50, 30] == 1     # class 2 moved down to 1
+    assert labels[80, 30] == 0     # painted background stays
+    assert labels[70, 100] == NOT_PAINTED  # unpainted stays unpainted
+    window.close()
