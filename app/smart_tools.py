@@ -36,6 +36,7 @@ WAND_TOLERANCE = 32          # default colour tolerance (per RGB channel, 0..255
 WAND_STEP = 4                # tolerance change per wheel notch
 WAND_PIXELS_PER_STEP = 3     # a horizontal drag of this many screen pixels changes it by 1
 PREVIEW_BGRA = (0, 200, 255, 150)  # the wand's selection preview: yellow, translucent
+PREVIEW_SIDE = 2048  # a larger preview is drawn from every n-th pixel (it follows the drag)
 
 COMPUTING = ("Computing superpixels… the Superpixel brush paints like the normal brush "
              "until they are ready")
@@ -244,7 +245,9 @@ class SmartTools(QObject):
             self._preview.setVisible(False)
             return
         (y0, _, x0, _), mask = found
-        self._preview.setPixmap(QPixmap.fromImage(_bgra_image(mask)))
+        step = -(-max(mask.shape) // PREVIEW_SIDE)  # ceil
+        self._preview.setPixmap(QPixmap.fromImage(_bgra_image(mask[::step, ::step])))
+        self._preview.setScale(step)
         self._preview.setPos(x0, y0)
         self._preview.setVisible(True)
 
