@@ -45,6 +45,7 @@ class Actions:
     next_image: QAction
     previous_image: QAction
     learn: QAction
+    live: QAction
     auto_label: QAction
     flip_average: QAction
     review_next: QAction
@@ -94,6 +95,8 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "next_image": ("&Next image", ["PgDown", "D"], ""),
     "previous_image": ("&Previous image", ["PgUp", "A"], ""),
     "learn": ("&Learn class", ["Ctrl+L"], "Learn from the painted examples"),
+    "live": ("Li&ve", ["V"], "Learn while you paint: the overlay follows your strokes (short "
+             "rounds in the background; Learn class is still the full run)"),
     "auto_label": ("&Auto-label folder", ["Ctrl+Shift+L"], "Predict every unlabelled image"),
     "flip_average": ("&Flip-averaged predictions", [],
                      "Average each prediction over the image's mirror images: better labels "
@@ -107,7 +110,7 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
 }
 
 TOOL_ACTIONS = {tool.value: tool for tool in Tool}  # action name = tool value
-_CHECKABLE = {*TOOL_ACTIONS, "show_predictions", "low_confidence", "flip_average"}
+_CHECKABLE = {*TOOL_ACTIONS, "show_predictions", "low_confidence", "flip_average", "live"}
 
 
 def build_actions(window: QMainWindow) -> Actions:
@@ -141,7 +144,7 @@ def _build_menus(window: QMainWindow, a: Actions) -> None:
                     a.superpixel, a.take_prediction, None, a.bigger, a.smaller]),
         ("&View", [a.fit, a.actual, a.zoom_in, a.zoom_out, None, a.show_predictions,
                    a.low_confidence, None, a.next_image, a.previous_image]),
-        ("&Model", [a.learn, a.auto_label, a.flip_average, None, a.review_next, a.accept,
+        ("&Model", [a.learn, a.live, a.auto_label, a.flip_average, None, a.review_next, a.accept,
                     a.toggle_support, a.unreview, None, a.cancel_job]),
     ]
     for title, items in menus:

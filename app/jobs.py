@@ -27,7 +27,7 @@ class JobError(Exception):
     """A failure inside a job (RuntimeError re-raised under a type superqt reports)."""
 
 
-def _guarded(gen: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
+def guarded(gen: Generator[Any, None, Any]) -> Generator[Any, None, Any]:
     # superqt treats a RuntimeError escaping a generator as "worker deleted" and then emits
     # neither `errored` nor `finished`; torch raises RuntimeError for real failures
     # (out of memory, bad shapes), so convert it.
@@ -81,13 +81,12 @@ def support_mask(path: Path) -> np.ndarray:
 
 def learn_job(request: LearnRequest) -> Generator[Any, None, LearnResult]:
     """Read the supports, run ``engine.train.learn``, save the model; worker thread."""
-    return (yield from _guarded(_learn(request)))
+    return (yield from guarded(_learn(request)))
 
 
 def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
-    from engine.modelfile import save_model
-
     from engine.model import ClassInfo
+    from engine.modelfile import save_model
     from engine.train import learn
 
     images, masks = [], []
@@ -134,7 +133,7 @@ def auto_label_job(model_path: Path, images: Sequence[Path], output_dir: Path,
                    batch_size: int = 4, flip_average: bool = False) -> Iterator[Any]:
     """Label ``images`` into ``output_dir`` with the model file; worker thread.
     ``flip_average``: see :class:`engine.predict.Predictor`."""
-    yield from _guarded(_auto_label(model_path, images, output_dir, thumb_shapes, device,
+    yield from guarded(_auto_label(model_path, images, output_dir, thumb_shapes, device,
                                     batch_size, flip_average))
 
 
@@ -142,7 +141,6 @@ def _auto_label(model_path: Path, images: Sequence[Path], output_dir: Path,
                 thumb_shapes: dict[str, tuple[int, int]], device: str | None,
                 batch_size: int, flip_average: bool) -> Iterator[Any]:
     from engine.batch import label_folder
-
     from engine.predict import Predictor
 
     yield Status("Loading the model")

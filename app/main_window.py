@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import QByteArray, QPoint, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut, QShowEvent
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QWidget
@@ -17,6 +15,7 @@ from app.current import CurrentImage
 from app.image_list import ImageListPanel
 from app.image_loader import ImageLoader
 from app.job_panel import JobPanel
+from app.live import LiveController
 from app.model_controller import ModelController
 from app.review import STATE_TEXT, Review
 from app.save_guard import SaveGuard
@@ -56,6 +55,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
         self.loader = ImageLoader(self)
         self.loader.loaded.connect(self._install)
         self.model = ModelController(self)
+        self.live = LiveController(self)
         self.review = Review(self)
         self._connect()
         self._connect_panels()
@@ -97,6 +97,8 @@ class MainWindow(ProjectsMixin, QMainWindow):
         a.zoom_in.triggered.connect(lambda: c.zoom_by(1.25))
         a.zoom_out.triggered.connect(lambda: c.zoom_by(0.8))
         a.show_predictions.toggled.connect(c.show_predictions)
+        a.live.toggled.connect(self.live.set_enabled)
+        self.live.status.connect(lambda text: self.statusBar().showMessage(text, 6000))
         c.predictions_shown.connect(a.show_predictions.setChecked)  # e.g. painting switches back
         a.low_confidence.toggled.connect(self._on_low_confidence_toggled)
         a.flip_average.toggled.connect(self._on_flip_average_toggled)
@@ -314,6 +316,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
 
     def _on_class_deleting(self, _class_id: int) -> None:
         self.thumbs.stop()  # reloaded after the remap
+        self.live.forget()  # its round would save a model of the old class ids
         self.model.stop_all()  # a running job would write the old class ids after the remap
         self.save_current()
         self.report(self.saver.flush())

@@ -213,6 +213,15 @@ class ModelController(QObject):
             self.image_shown(self.w.current)  # the new model's overlay, at once
         return True
 
+    def use_live_model(self, path: Path, info: dict) -> None:
+        """Use a live round's model (same file each round): show it and predict the shown
+        image again (:mod:`app.live`)."""
+        project = self.project
+        same = project is not None and project.active_model == path.name
+        if self._use_model(path, info) and same and self.w.current is not None:
+            self._predictors.clear()  # same file name, new weights
+            self.image_shown(self.w.current)
+
     def _on_learn_finished(self, cancelled: bool) -> None:
         self.learn = None
         project = self.project

@@ -43,7 +43,7 @@ def build_toolbar(window: MainWindow) -> tuple[QSpinBox, QSlider]:
     bar.addWidget(opacity)
     bar.addSeparator()
     for action in (a.show_predictions, a.low_confidence, None, a.undo, a.redo, None,
-                   a.fit, a.actual, None, a.learn, a.auto_label):
+                   a.fit, a.actual, None, a.learn, a.live, a.auto_label):
         bar.addSeparator() if action is None else bar.addAction(action)
     return brush_size, opacity
 

@@ -105,6 +105,7 @@ class ProjectsMixin(_Base):
         self.loader.stop()
         self.thumbs.stop()
         self.canvas.smart.shutdown()  # GrabCut / superpixels of this project's images
+        self.live.forget()
         self.model.stop_all()
         self.save_current()
         self.report(self.saver.flush())
