@@ -1,4 +1,5 @@
-"""``python -m app`` and the frozen build's entry point: the ``distillfss`` command."""
+"""The ``distillfss`` command (console script, ``python -m app``, the frozen build): the
+headless subcommands of :mod:`engine.cli`, and the desktop app with no command."""
 
 from __future__ import annotations
 
@@ -7,13 +8,20 @@ import sys
 
 def main() -> int:
     """Run the ``distillfss`` command line (the GUI when there are no arguments)."""
-    try:
-        from engine.cli import main as cli_main
-    except ImportError:  # a source tree without the CLI yet: open the GUI directly
-        from app.main import run_gui
+    from engine.cli.main import main as cli_main
 
-        return run_gui(sys.argv[1] if len(sys.argv) > 1 else None)
-    return int(cli_main() or 0)
+    return int(cli_main(gui=_run_gui) or 0)
+
+
+def _run_gui(folder: str | None) -> int:
+    """Open the desktop app (Qt is imported only here: the subcommands run without it)."""
+    try:
+        from app.main import run_gui
+    except ImportError as exc:
+        from engine.cli.common import CliError
+
+        raise CliError(f"the desktop app cannot start: {exc}") from None
+    return run_gui(folder)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ The canvas owns no label state: it maps mouse events to image coordinates and ca
 the document (``paint_line`` / ``flood_fill`` / ``fill_polygon``); the document's
 change events repaint only the touched rectangle of the overlay.  The smart selection
 tools (box, wand, superpixel brush, take prediction) are :mod:`app.smart_tools`.
-Painted values follow :mod:`engine.labels`: the eraser makes pixels *not painted* (255),
+Painted values follow :mod:`engine.io.labels`: the eraser makes pixels *not painted* (255),
 the Background brush paints background (0).
 """
 
@@ -44,8 +44,8 @@ MAX_DISPLAY_SIDE = 8192
 from app.layers import LabelLayer, hatch_table, low_confidence_mask, rgb_to_qimage
 from app.smart_tools import SmartTools
 from app.tools import BRUSHES, SIZED, SMART, Tool
-from engine.document import MaskDocument, Region
-from engine.labels import BACKGROUND, NOT_PAINTED
+from engine.edit.document import MaskDocument, Region
+from engine.io.labels import BACKGROUND, NOT_PAINTED
 
 __all__ = ["MaskCanvas", "Tool"]
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 
 from app.actions import SCRIBBLE_HELP
 from app.layers import BACKGROUND_RGBA
-from engine.project import LabelClass, Project, ProjectError
+from engine.io.project import LabelClass, Project, ProjectError
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:

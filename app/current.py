@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.saver import Saver
-from engine.document import MaskDocument
-from engine.io import ImageReadError, read_image
-from engine.labels import NOT_PAINTED, has_painting
-from engine.project import ImageState, Project
+from engine.edit.document import MaskDocument
+from engine.io.images import ImageReadError, read_image
+from engine.io.labels import NOT_PAINTED, has_painting
+from engine.io.project import ImageState, Project
 
 
 @dataclass

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from engine.io import list_images
-from engine.resources import demo_dir
+from engine.io.images import list_images
+from engine.io.resources import demo_dir
 
 
 def user_demo_folder() -> Path:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.thumbs import THUMB, tint
-from engine.project import ImageState
+from engine.io.project import ImageState
 
 STATE_ROLE = Qt.ItemDataRole.UserRole + 1
 STATE_COLORS = {

@@ -7,8 +7,8 @@ from PySide6.QtCore import QObject, Signal
 
 from app.current import CurrentImage
 from app.jobs import Job
-from engine.io import ImageReadError, read_image_size
-from engine.project import ImageState, Project
+from engine.io.images import ImageReadError, read_image_size
+from engine.io.project import ImageState, Project
 
 # Images with more pixels are decoded on a worker thread (a 12 MP JPEG plus its label PNG
 # take ~0.3 s to read on a laptop, a 50 MP TIFF seconds); smaller ones load at once.

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.verdict import CAVEAT, coverage, verdict
+from engine.learning.verdict import CAVEAT, coverage, verdict
 
 
 def format_eta(seconds: float | None) -> str:

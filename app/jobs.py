@@ -19,8 +19,8 @@ from PySide6.QtCore import QObject, Signal
 from superqt.utils import GeneratorWorker, create_worker
 
 from app.thumbs import shrink_labels
-from engine.io import read_image, read_mask
-from engine.labels import training_mask
+from engine.io.images import read_image, read_mask
+from engine.io.labels import training_mask
 
 
 class JobError(Exception):
@@ -47,7 +47,7 @@ class LearnRequest:
     supports: Sequence[tuple[Path, Path]]
     classes: Sequence[tuple[int, str, tuple[int, int, int]]]
     models_dir: Path
-    config: Any = None  # engine.train.LearnConfig or None for the defaults
+    config: Any = None  # engine.learning.train.LearnConfig or None for the defaults
 
 
 @dataclass(frozen=True)
@@ -75,19 +75,19 @@ class Status:
 
 def support_mask(path: Path) -> np.ndarray:
     """A project label file as learning sees it: read raw (255 = not painted), then
-    :func:`engine.labels.training_mask` (no background painted = a complete example)."""
+    :func:`engine.io.labels.training_mask` (no background painted = a complete example)."""
     return training_mask(read_mask(path, raw=True))
 
 
 def learn_job(request: LearnRequest) -> Generator[Any, None, LearnResult]:
-    """Read the supports, run ``engine.train.learn``, save the model; worker thread."""
+    """Read the supports, run ``engine.learning.train.learn``, save the model; worker thread."""
     return (yield from guarded(_learn(request)))
 
 
 def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
-    from engine.model import ClassInfo
-    from engine.modelfile import save_model
-    from engine.train import learn
+    from engine.nn.model import ClassInfo
+    from engine.nn.modelfile import save_model
+    from engine.learning.train import learn
 
     images, masks = [], []
     for i, (image_path, mask_path) in enumerate(request.supports):
@@ -124,7 +124,7 @@ def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
 class LabelUpdate:
     """One auto-labelled image, with its label map shrunk to the thumbnail size."""
 
-    progress: Any  # engine.batch.LabelProgress
+    progress: Any  # engine.infer.batch.LabelProgress
     small: np.ndarray | None
 
 
@@ -132,7 +132,7 @@ def auto_label_job(model_path: Path, images: Sequence[Path], output_dir: Path,
                    thumb_shapes: dict[str, tuple[int, int]], device: str | None = None,
                    batch_size: int = 4, flip_average: bool = False) -> Iterator[Any]:
     """Label ``images`` into ``output_dir`` with the model file; worker thread.
-    ``flip_average``: see :class:`engine.predict.Predictor`."""
+    ``flip_average``: see :class:`engine.infer.predict.Predictor`."""
     yield from guarded(_auto_label(model_path, images, output_dir, thumb_shapes, device,
                                     batch_size, flip_average))
 
@@ -140,8 +140,8 @@ def auto_label_job(model_path: Path, images: Sequence[Path], output_dir: Path,
 def _auto_label(model_path: Path, images: Sequence[Path], output_dir: Path,
                 thumb_shapes: dict[str, tuple[int, int]], device: str | None,
                 batch_size: int, flip_average: bool) -> Iterator[Any]:
-    from engine.batch import label_folder
-    from engine.predict import Predictor
+    from engine.infer.batch import label_folder
+    from engine.infer.predict import Predictor
 
     yield Status("Loading the model")
     predictor = Predictor.from_file(model_path, device=device, flip_average=flip_average)
@@ -172,7 +172,7 @@ def predict_job(predictor_cache: dict[str, Any], model_path: Path, name: str,
                 flip_average: bool = False) -> PredictResult:
     """Predict one image (loading the model once per path and setting into
     ``predictor_cache``)."""
-    from engine.predict import Predictor
+    from engine.infer.predict import Predictor
 
     key = f"{model_path}|flip_average={flip_average}"
     predictor = predictor_cache.get(key)

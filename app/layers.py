@@ -2,7 +2,7 @@
 
 A label map becomes a premultiplied ARGB32 buffer through a 256-entry colour table;
 a brush stroke converts and repaints only its own rectangle, so painting stays
-within one frame on a 4000 x 3000 image.  Unpainted pixels (255, :mod:`engine.labels`)
+within one frame on a 4000 x 3000 image.  Unpainted pixels (255, :mod:`engine.io.labels`)
 are transparent; the human labels show painted background as a light veil, so
 Background strokes are visible, while predictions leave background clear.
 """
@@ -16,7 +16,7 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from engine.labels import BACKGROUND, NOT_PAINTED
+from engine.io.labels import BACKGROUND, NOT_PAINTED
 
 Region = tuple[int, int, int, int]
 

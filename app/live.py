@@ -1,6 +1,6 @@
 """The *Live* mode: the model follows the strokes while a person paints.
 
-While Live is on, short warm-started learning rounds (:mod:`engine.live`) run in a worker
+While Live is on, short warm-started learning rounds (:mod:`engine.learning.live`) run in a worker
 thread on the examples as they are now: the saved examples on disk plus the shown image's
 strokes straight from its document.  Each finished round becomes the project's model
 (``models/live.dfss``) and the shown image's overlay is predicted again.  When the strokes
@@ -25,9 +25,9 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.jobs import Job, Status, guarded, support_mask
-from engine.io import read_image
-from engine.labels import class_pixels, has_painting, training_mask
-from engine.project import ImageState
+from engine.io.images import read_image
+from engine.io.labels import class_pixels, has_painting, training_mask
+from engine.io.project import ImageState
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -45,7 +45,7 @@ class LiveRequest:
     classes: Sequence[tuple[int, str, tuple[int, int, int]]]
     path: Path
     previous: Any = None                          # the last round's SegModel (warm start)
-    config: Any = None                            # engine.train.LearnConfig or None
+    config: Any = None                            # engine.learning.train.LearnConfig or None
     previous_path: Path | None = None             # else continue from this model file
 
 
@@ -63,9 +63,9 @@ def live_round_job(request: LiveRequest) -> Generator[Any, None, RoundDone]:
 
 
 def _round(request: LiveRequest) -> Generator[Any, None, RoundDone]:
-    from engine.live import live_round
-    from engine.model import ClassInfo
-    from engine.modelfile import save_model
+    from engine.learning.live import live_round
+    from engine.nn.model import ClassInfo
+    from engine.nn.modelfile import save_model
 
     images, masks = [], []
     for image_path, label_path in request.on_disk:
@@ -81,7 +81,7 @@ def _round(request: LiveRequest) -> Generator[Any, None, RoundDone]:
     classes = [ClassInfo(i, name, tuple(color)) for i, name, color in request.classes]
     previous = request.previous
     if previous is None and request.previous_path is not None:
-        from engine.modelfile import load_model
+        from engine.nn.modelfile import load_model
 
         try:  # e.g. the model of the last Learn class: corrections continue from it
             previous = load_model(request.previous_path)

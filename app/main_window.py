@@ -24,8 +24,8 @@ from app.settings import AppSettings, load_settings, save_settings
 from app.thumb_loader import ThumbnailLoader
 from app.toolbar import build_status_bar, build_toolbar, initial_size
 from app.window_projects import ProjectsMixin
-from engine.labels import NOT_PAINTED
-from engine.project import ImageState, Project
+from engine.io.labels import NOT_PAINTED
+from engine.io.project import ImageState, Project
 
 MIN_SCREEN_SHARE = 0.85  # the first window covers this share of the available screen
 

@@ -26,9 +26,9 @@ from app.jobs import (
     learn_job,
     predict_job,
 )
-from engine.document import MaskDocument
-from engine.labels import has_painting
-from engine.project import ImageState, Project
+from engine.edit.document import MaskDocument
+from engine.io.labels import has_painting
+from engine.io.project import ImageState, Project
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -44,7 +44,7 @@ class ModelController(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.w = window
-        self.learn_config: Any = None     # engine.train.LearnConfig; None = engine defaults
+        self.learn_config: Any = None     # engine.learning.train.LearnConfig; None = engine defaults
         self.device: str | None = None    # None = CUDA, then MPS, then CPU
         self.learn: Job | None = None
         self.label: Job | None = None

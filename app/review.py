@@ -16,8 +16,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QPoint
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
-from engine.document import MaskDocument
-from engine.project import ImageState
+from engine.edit.document import MaskDocument
+from engine.io.project import ImageState
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow

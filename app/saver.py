@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.io import atomic_write, write_png_atomic
-from engine.project import ImageState, Project
+from engine.io.images import atomic_write, write_png_atomic
+from engine.io.project import ImageState, Project
 
 
 class Saver:

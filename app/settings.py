@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from engine.io import atomic_write
+from engine.io.images import atomic_write
 
 SCHEMA_VERSION = 1
 MAX_RECENT = 8
@@ -35,7 +35,7 @@ class AppSettings:
     flip_average: bool = False  # predictions averaged over the mirror images (~3x slower)
     offered_demo: bool = False
     # Accepting an uncorrected prediction less sure than this asks first (the score is in
-    # [0.5, 1], see engine.predict.Prediction.confidence_score).
+    # [0.5, 1], see engine.infer.predict.Prediction.confidence_score).
     confirm_accept_below: float = 0.65
     last_images: dict[str, str] = field(default_factory=dict)  # image folder -> last image
 

@@ -1,6 +1,6 @@
 """The canvas's smart selection tools: Box (GrabCut), Wand, Superpixel brush, Take prediction.
 
-The computations are :mod:`engine.selection`'s.  The quick ones (wand, superpixel
+The computations are :mod:`engine.edit.selection`'s.  The quick ones (wand, superpixel
 lookup, predicted component) run in the mouse handlers; GrabCut and SLIC run in worker
 threads (:class:`app.jobs.Job`) and their results are applied here, on the main thread,
 as one undo step.  The canvas opens a document stroke on press and closes it on release,
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsPixmapItem
 
 from app.jobs import Job
 from app.tools import Tool
-from engine.selection import (
+from engine.edit.selection import (
     Segments,
     grabcut_box,
     prediction_component,
@@ -30,7 +30,7 @@ from engine.selection import (
 
 if TYPE_CHECKING:
     from app.canvas import MaskCanvas
-    from engine.document import MaskDocument, Region
+    from engine.edit.document import MaskDocument, Region
 
 WAND_TOLERANCE = 32          # default colour tolerance (per RGB channel, 0..255)
 WAND_STEP = 4                # tolerance change per wheel notch

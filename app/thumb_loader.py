@@ -7,7 +7,7 @@ from PySide6.QtCore import QObject
 from app.image_list import ImageListModel
 from app.jobs import Job
 from app.thumbs import thumbnail_job
-from engine.project import Project
+from engine.io.project import Project
 
 
 class ThumbnailLoader(QObject):

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.io import ImageReadError, read_image, read_mask
-from engine.labels import BACKGROUND, NOT_PAINTED
+from engine.io.images import ImageReadError, read_image, read_mask
+from engine.io.labels import BACKGROUND, NOT_PAINTED
 
 THUMB = 72
 
@@ -48,8 +48,8 @@ def tint(thumb: np.ndarray, labels: np.ndarray | None,
 
 
 def _read_preview(path: Path) -> np.ndarray:
-    try:  # engine.io may offer a fast reduced-size reader for very large images
-        from engine.io import read_image_preview  # type: ignore[attr-defined]
+    try:  # engine.io.images may offer a fast reduced-size reader for very large images
+        from engine.io.images import read_image_preview  # type: ignore[attr-defined]
     except ImportError:
         return read_image(path)
     return read_image_preview(path, 4 * THUMB)

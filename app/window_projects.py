@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.settings import save_settings
-from engine.project import Project, ProjectDirNotWritable, ProjectError
+from engine.io.project import Project, ProjectDirNotWritable, ProjectError
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow

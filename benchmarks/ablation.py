@@ -23,11 +23,11 @@ import numpy as np
 from common import (DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset,
                     load_pairs, run_learn)
 
-from engine.io import read_image
-from engine.metrics import IoUAccumulator
-from engine.model import HeadConfig
-from engine.predict import Predictor
-from engine.train import LearnConfig
+from engine.io.images import read_image
+from engine.learning.metrics import IoUAccumulator
+from engine.nn.model import HeadConfig
+from engine.infer.predict import Predictor
+from engine.learning.train import LearnConfig
 
 
 def main() -> None:

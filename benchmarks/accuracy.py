@@ -30,13 +30,13 @@ from baselines import FeatureExtractor, FilterForest, LinearProbe
 from common import (DATASETS, DEFAULT_DATA, ROOT, binary_mask, draw_supports, load_dataset,
                     load_pairs, markdown_table, run_learn)
 
-from engine.device import choose_device, describe
-from engine.fewshot import TeacherPredictor
-from engine.io import read_image
-from engine.metrics import IoUAccumulator
-from engine.model import HeadConfig
-from engine.predict import Predictor
-from engine.train import LearnConfig, effective_config
+from engine.nn.device import choose_device, describe
+from fewshot import TeacherPredictor
+from engine.io.images import read_image
+from engine.learning.metrics import IoUAccumulator
+from engine.nn.model import HeadConfig
+from engine.infer.predict import Predictor
+from engine.learning.train import LearnConfig, effective_config
 
 BASELINES = ("probe", "forest")
 METHODS = (*BASELINES, "teacher", "student")

@@ -3,7 +3,7 @@ and a random forest on the filter bank (what ilastik does).
 
 Deep features: the last taps at strides 4, 8, 16 and 32 (24 + 40 + 112 + 320 channels)
 resampled to stride 4 and concatenated, L2-normalised per pixel for the prototype.
-Filters: :class:`engine.pixel.FilterBank` (Gaussian, LoG, gradient magnitude, Hessian and
+Filters: :class:`engine.nn.pixel.FilterBank` (Gaussian, LoG, gradient magnitude, Hessian and
 structure-tensor eigenvalues, sigma 0.7-10; 45 channels at stride 2) of the image at the
 same working size.
 """
@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from engine.augment import pad_to_multiple, resize_image, resize_mask, working_size
-from engine.backbones import build_backbone
-from engine.labels import NOT_PAINTED
-from engine.predict import _finish
+from engine.io.resize import pad_to_multiple, resize_image, resize_mask, working_size
+from engine.nn.backbones import build_backbone
+from engine.io.labels import NOT_PAINTED
+from engine.infer.predict import finish_probs
 
 TAPS = (2, 4, 10, 15)  # Lite0: last tap of strides 4, 8, 16, 32
 
@@ -50,7 +50,7 @@ def _mask_at(mask: np.ndarray, size, shape) -> torch.Tensor:
 def _to_prediction(prob_fg: torch.Tensor, size, out_shape) -> np.ndarray:
     p = F.interpolate(prob_fg[None, None], scale_factor=4, mode="bilinear")[0, 0]
     p = p[: size[0], : size[1]].numpy()
-    return _finish(np.stack([1 - p, p]), out_shape).labels
+    return finish_probs(np.stack([1 - p, p]), out_shape).labels
 
 
 class Prototype:
@@ -106,14 +106,14 @@ class LinearProbe:
 
 class FilterForest:
     """Random forest (100 trees) on filter-bank responses of sampled support pixels (only
-    the painted ones when a mask has :data:`~engine.labels.NOT_PAINTED` pixels: scribbles,
+    the painted ones when a mask has :data:`~engine.io.labels.NOT_PAINTED` pixels: scribbles,
     the way ilastik is trained)."""
 
     def __init__(self, images, masks, input_size: int = 384, per_image: int = 20_000,
                  seed: int = 0) -> None:
         from sklearn.ensemble import RandomForestClassifier
 
-        from engine.pixel import FilterBank
+        from engine.nn.pixel import FilterBank
 
         self.bank, self.input_size = FilterBank(), input_size
         rng = np.random.default_rng(seed)
@@ -149,4 +149,4 @@ class FilterForest:
         fg = torch.from_numpy(fg.astype(np.float32)).view(f.shape[-2:])
         up = F.interpolate(fg[None, None], scale_factor=2, mode="bilinear")[0, 0]
         up = up[: size[0], : size[1]].numpy()
-        return _finish(np.stack([1 - up, up]), image.shape[:2]).labels
+        return finish_probs(np.stack([1 - up, up]), image.shape[:2]).labels

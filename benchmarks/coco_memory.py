@@ -2,7 +2,7 @@
 
 Each sample is a small label map (64 x 64 by default) with a few discs of two classes, one
 of them a ring with a hole (written as RLE), made on the fly so that the samples themselves
-hold no memory.  The streamed exporter (``engine.formats.coco.export_coco``) is measured at
+hold no memory.  The streamed exporter (``engine.io.formats.coco.export_coco``) is measured at
 each size, and up to ``--in-memory-max`` images also the writer it replaced (the whole
 document in memory, one ``json.dumps``).  Peak memory is tracemalloc's peak of Python and numpy allocations
 during the export.
@@ -25,11 +25,11 @@ import cv2
 import numpy as np
 from common import ROOT, markdown_table
 
-from engine.formats import Sample
-from engine.formats._common import ClassBook, dump_json
-from engine.formats._geometry import instances
-from engine.formats.coco import _annotation, export_coco
-from engine.io import write_text_atomic
+from engine.io.formats import Sample
+from engine.io.formats.common import ClassBook, dump_json
+from engine.io.formats.geometry import instances
+from engine.io.formats.coco import coco_annotation, export_coco
+from engine.io.images import write_text_atomic
 
 CLASSES = {1: "disc", 2: "ring"}
 
@@ -57,7 +57,7 @@ def export_in_memory(items, classes, out_dir: Path) -> Path:
         images.append({"id": image_id, "file_name": s.image_name, "width": w, "height": h})
         for inst in instances(s.labels):
             book.index(inst.class_id)
-            ann = _annotation(inst, (h, w), "auto")
+            ann = coco_annotation(inst, (h, w), "auto")
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
     data = {"info": {"description": "exported by DistillFSS Studio"}, "images": images,
             "annotations": annotations,

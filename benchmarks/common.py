@@ -13,7 +13,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.io import list_images, read_image, read_mask  # noqa: E402
+from engine.io.images import list_images, read_image, read_mask  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
 DATASETS = ("nuclei_dsb2018", "polyps_endotect2021", "magnetic_tile_defects", "cwfid_weeds",
@@ -71,7 +71,7 @@ def speed_set(root: Path = DEFAULT_DATA) -> SpeedSet:
 def quick_model(images, masks, device: str | None, **overrides):
     """A model learned briefly (10 steps, no leave-one-out): for measuring costs, which
     depend on the architecture, not on how well it learned."""
-    from engine.train import GpuSettings, LearnConfig
+    from engine.learning.train import GpuSettings, LearnConfig
 
     cfg = {"max_steps": 10, "loo_steps": 0, "gpu": GpuSettings(max_steps=10), **overrides}
     return run_learn(images, masks, LearnConfig(device=device, **cfg))
@@ -93,7 +93,7 @@ def run_learn(images, masks, cfg):
     """Learn one foreground class from ``images`` / ``masks`` with ``LearnConfig`` ``cfg``,
     without progress output; returns the model."""
     from engine import fit
-    from engine.model import ClassInfo
+    from engine.nn.model import ClassInfo
 
     return fit(images, masks, [ClassInfo(1, "fg")], cfg)
 

@@ -11,7 +11,7 @@ trained on the same scribbles.  Foreground IoU over the test images, painted pix
     python benchmarks/effort.py --quick      # CI: the bundled nuclei demo, 2 tiny runs
 
 Also times one Box (GrabCut) and one Wand selection on a 4000 x 3000 image when
-``engine.selection`` is present.  Prints Markdown tables and writes them to ``--out``.
+``engine.edit.selection`` is present.  Prints Markdown tables and writes them to ``--out``.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from common import (DATASETS, DEFAULT_DATA, ROOT, binary_mask, draw_supports, lo
                     load_pairs, markdown_table, median_time, run_learn)
 from scribbles import scribble
 
-from engine.io import read_image
-from engine.labels import NOT_PAINTED
-from engine.metrics import IoUAccumulator
-from engine.predict import Predictor
-from engine.train import LearnConfig
+from engine.io.images import read_image
+from engine.io.labels import NOT_PAINTED
+from engine.learning.metrics import IoUAccumulator
+from engine.infer.predict import Predictor
+from engine.learning.train import LearnConfig
 
 
 def folder_iou(predict, images, masks, test: list[int]) -> float:
@@ -91,7 +91,7 @@ def _fmt(values: list[float]) -> str:
 def selection_times() -> list[list[str]]:
     """Median time of one Box and one Wand selection on a 4000 x 3000 synthetic image."""
     try:
-        from engine import selection
+        from engine.edit import selection
     except ImportError:
         return []
     rng = np.random.default_rng(0)
@@ -127,7 +127,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = replace(LearnConfig(loo_steps=0), **json.loads(args.learn))
     if args.quick:
-        from engine.resources import demo_dir
+        from engine.io.resources import demo_dir
 
         root = demo_dir().parent
         args.data, args.datasets = root, [demo_dir().name]

@@ -18,11 +18,11 @@ import torch
 from common import (DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset,
                     load_pairs, markdown_table, run_learn)
 
-from engine.device import describe
-from engine.io import read_image
-from engine.metrics import IoUAccumulator
-from engine.predict import Predictor
-from engine.train import LearnConfig
+from engine.nn.device import describe
+from engine.io.images import read_image
+from engine.learning.metrics import IoUAccumulator
+from engine.infer.predict import Predictor
+from engine.learning.train import LearnConfig
 
 
 def main() -> None:

@@ -22,9 +22,9 @@ from dataclasses import replace
 
 from common import markdown_table, speed_set
 
-from engine.device import choose_device, describe
-from engine.model import ClassInfo, HeadConfig
-from engine.train import GpuSettings, LearnConfig, learn
+from engine.nn.device import choose_device, describe
+from engine.nn.model import ClassInfo, HeadConfig
+from engine.learning.train import GpuSettings, LearnConfig, learn
 
 
 def config_from(overrides: str, device: str) -> LearnConfig:

@@ -5,7 +5,7 @@ auto-labelling 10 000 images").
 
 Makes a folder of ``--images`` entries (the nuclei test images, linked under other names), learns
 nuclei briefly (a 3 s budget: memory does not depend on accuracy), runs
-``engine.batch.label_folder`` over the folder as ``distillfss label`` does (outputs written,
+``engine.infer.batch.label_folder`` over the folder as ``distillfss label`` does (outputs written,
 results dropped), and samples this process's *current* resident memory every ``--every``
 images.  Prints the samples and the growth from the first sample to the last, per 1000 images.
 Linux (reads ``/proc/self/statm``).
@@ -21,9 +21,9 @@ from pathlib import Path
 
 from common import markdown_table, quick_model, speed_set
 
-from engine.batch import label_folder
-from engine.device import describe
-from engine.predict import Predictor
+from engine.infer.batch import label_folder
+from engine.nn.device import describe
+from engine.infer.predict import Predictor
 
 
 def rss_mib() -> float:

@@ -30,11 +30,11 @@ from common import (
     run_learn,
 )
 
-from engine.augment import working_size
-from engine.device import choose_device, describe
-from engine.io import read_image
-from engine.predict import Predictor
-from engine.train import LearnConfig
+from engine.io.resize import working_size
+from engine.nn.device import choose_device, describe
+from engine.io.images import read_image
+from engine.infer.predict import Predictor
+from engine.learning.train import LearnConfig
 
 
 def main() -> None:

@@ -24,12 +24,12 @@ import torch
 from common import markdown_table, quick_model, speed_set
 from torch.profiler import ProfilerActivity, profile
 
-from engine.augment import pad_to_multiple, resize_image, working_size
-from engine.batch import label_folder
-from engine.device import describe
-from engine.head import upsample
-from engine.io import read_image
-from engine.predict import Predictor, _finish, _finish_tensor
+from engine.io.resize import pad_to_multiple, resize_image, working_size
+from engine.infer.batch import label_folder
+from engine.nn.device import describe
+from engine.nn.head import upsample
+from engine.io.images import read_image
+from engine.infer.predict import Predictor, finish_probs, finish_probs_tensor
 
 
 def stages(pr: Predictor, batches: list[list[np.ndarray]]) -> dict[str, float]:
@@ -63,11 +63,11 @@ def stages(pr: Predictor, batches: list[list[np.ndarray]]) -> dict[str, float]:
                 e = time.perf_counter()
                 if pr.finish_on_device:
                     for j, im in enumerate(ims):
-                        _finish_tensor(probs[j], im.shape[:2])
+                        finish_probs_tensor(probs[j], im.shape[:2])
                 else:
                     host = probs.cpu().numpy()
                     for j, im in enumerate(ims):
-                        _finish(host[j], im.shape[:2])
+                        finish_probs(host[j], im.shape[:2])
                 f = time.perf_counter()
                 for key, v in zip(t, (b - a, c - b, d - c, e - d, f - e)):
                     t[key] += v

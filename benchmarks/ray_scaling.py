@@ -4,7 +4,7 @@ Starts a local Ray with the machine's cores (``ray.init(num_cpus=...)``), then l
 same folder (the nuclei test images, repeated under other names to ``--images``) with 1, 2,
 4 ... CPU actors up to the cores present (``--actors`` to choose), each into a fresh output
 folder, each actor with one torch thread.  Also times the one-process pipeline
-(``engine.batch.label_folder``) on the same images.  Each run counts its wall time, actor
+(``engine.infer.batch.label_folder``) on the same images.  Each run counts its wall time, actor
 start included, and the time to its first committed block (Ray returns results block by
 block, so a rate between results would mostly measure the block size).
 
@@ -26,10 +26,10 @@ from pathlib import Path
 import torch
 from common import DEFAULT_DATA, ROOT, markdown_table, quick_model, speed_set
 
-from engine.batch import cores, label_folder
-from engine.modelfile import save_model
-from engine.predict import Predictor
-from engine.ray_label import import_ray, label_with_ray
+from engine.infer.batch import cores, label_folder
+from engine.nn.modelfile import save_model
+from engine.infer.predict import Predictor
+from engine.infer.ray_label import import_ray, label_with_ray
 
 
 def timed(records) -> tuple[float, float, int]:

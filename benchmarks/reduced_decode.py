@@ -1,7 +1,7 @@
 """Auto-labelling a folder of camera-size JPEGs: decoded at reduced size vs in full.
 
 Camera and phone photos (12 MP) are shrunk to a 384 px working size anyway; decoding them
-at 1/2-1/8 scale (``engine.io.read_image_reduced``) skips most of the decode and the resize.
+at 1/2-1/8 scale (``engine.io.images.read_image_reduced``) skips most of the decode and the resize.
 The photos are made from the weeds set's images (real field photos, 512 x 382): each is
 scaled up to 4032 x 3010 with a little sensor-like noise and saved as a quality-90 JPEG (an
 upscaled image alone would compress, and so decode, far faster than a real photo).  The
@@ -25,10 +25,10 @@ import numpy as np
 from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table, quick_model
 from PIL import Image
 
-from engine.batch import label_folder
-from engine.device import describe
-from engine.io import read_image, read_image_reduced, read_mask
-from engine.predict import Predictor
+from engine.infer.batch import label_folder
+from engine.nn.device import describe
+from engine.io.images import read_image, read_image_reduced, read_mask
+from engine.infer.predict import Predictor
 
 SIZE = (4032, 3010)  # (w, h) of the made photos
 

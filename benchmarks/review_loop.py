@@ -5,7 +5,7 @@ A simulated user starts from 5 painted examples (the draw of ``accuracy.py``), l
 then, for ``--rounds`` rounds, adds one more example with its true mask and learns again:
 
 - *review*: the image *Review next* opens first, the lowest
-  :attr:`engine.predict.Prediction.confidence_score` among the images not yet painted, as
+  :attr:`engine.infer.predict.Prediction.confidence_score` among the images not yet painted, as
   predicted by the current model (what the app offers);
 - *random*: an image picked at random (seeded) among the images not yet painted.
 
@@ -33,9 +33,9 @@ from common import (
     run_learn,
 )
 
-from engine.io import read_image
-from engine.predict import Predictor
-from engine.train import LearnConfig
+from engine.io.images import read_image
+from engine.infer.predict import Predictor
+from engine.learning.train import LearnConfig
 
 
 def per_image(model, device, paths, masks, indices) -> dict[int, tuple[int, int, float]]:

@@ -27,9 +27,9 @@ from common import (
     run_learn,
 )
 
-from engine.io import read_image
-from engine.predict import Predictor
-from engine.train import LearnConfig
+from engine.io.images import read_image
+from engine.infer.predict import Predictor
+from engine.learning.train import LearnConfig
 
 SCORES = {"whole-image mean": "mean_confidence", "confidence_score (now)": "confidence_score"}
 

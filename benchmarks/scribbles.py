@@ -3,7 +3,7 @@
 Class strokes follow the skeleton of a foreground component, its branches cut where they
 run towards the edge (the middle of the object, where a person puts the brush), widened by the brush radius but never past the object's edge.
 Background strokes are straight drags of random direction that stay a brush radius away from
-every object.  Everything else is :data:`engine.labels.NOT_PAINTED`.
+every object.  Everything else is :data:`engine.io.labels.NOT_PAINTED`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.labels import NOT_PAINTED
+from engine.io.labels import NOT_PAINTED
 
 
 def skeleton(mask: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Speed benchmark, all numbers from one run on one machine.
 
 - backbone-only forward img/s on the same forward passes as the labelling pipeline (the floor)
-- student end-to-end img/s: read -> predict -> write PNG (``engine.batch.label_folder``)
+- student end-to-end img/s: read -> predict -> write PNG (``engine.infer.batch.label_folder``)
 - student predict-only img/s (images already in memory)
 - teacher img/s with 5 and 50 support shots (support features cached once)
 - learn time for 5 shots (default settings) and the delay to the first progress record
@@ -13,9 +13,9 @@ Throughputs are medians of ``--repeat`` interleaved runs.  ``--images`` defaults
 CPU and 400 on a GPU (the 95 test images repeated under other names: 40 take a GPU well under a
 second, too short to time).  On a machine with 16 or more cores end-to-end is also timed with
 8 reader and 4 writer threads instead of 2/1.  End-to-end uses ``label_folder``'s default
-threads (:func:`engine.batch.default_threads`, sized by the cores).
+threads (:func:`engine.infer.batch.default_threads`, sized by the cores).
 
-``--baseline REF`` also times end-to-end with ``engine/batch.py`` as it was at git revision
+``--baseline REF`` also times end-to-end with ``engine/infer/batch.py`` as it was at git revision
 REF (interleaved with the other measures, same model and images), to compare a change of the
 pipeline in one run.  ``--quick`` learns a short model (10 steps) and skips the teacher and
 learn rows: for pipeline measurements, whose cost does not depend on how well it learned.
@@ -41,15 +41,15 @@ import numpy as np
 import torch
 from common import DEFAULT_DATA, ROOT, binary_mask, markdown_table, quick_model, speed_set
 
-from engine.augment import pad_to_multiple, resize_image, working_size
-from engine.batch import default_threads, label_folder
-from engine.device import autocast_dtype, choose_device, describe
-from engine.fewshot import TeacherPredictor
-from engine.graphs import GraphCache
-from engine.io import read_image
-from engine.model import ClassInfo
-from engine.predict import Predictor
-from engine.train import LearnConfig, learn
+from engine.io.resize import pad_to_multiple, resize_image, working_size
+from engine.infer.batch import default_threads, label_folder
+from engine.nn.device import autocast_dtype, choose_device, describe
+from fewshot import TeacherPredictor
+from engine.infer.graphs import GraphCache
+from engine.io.images import read_image
+from engine.nn.model import ClassInfo
+from engine.infer.predict import Predictor
+from engine.learning.train import LearnConfig, learn
 
 
 def peak_mib() -> float:
@@ -112,14 +112,14 @@ def backbone_rate(predictor: Predictor, tensors: list[torch.Tensor],
 
 
 def baseline_label_folder(ref: str):
-    """``label_folder`` of ``engine/batch.py`` at git revision ``ref``."""
-    src = subprocess.run(["git", "show", f"{ref}:engine/batch.py"], cwd=ROOT, check=True,
+    """``label_folder`` of ``engine/infer/batch.py`` at git revision ``ref``."""
+    src = subprocess.run(["git", "show", f"{ref}:engine/infer/batch.py"], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     name = "engine._batch_baseline"
     mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))
     mod.__package__ = "engine"  # its relative imports resolve in today's engine
     sys.modules[name] = mod
-    exec(compile(src, f"{ref}:engine/batch.py", "exec"), mod.__dict__)  # noqa: S102 - our own past code
+    exec(compile(src, f"{ref}:engine/infer/batch.py", "exec"), mod.__dict__)  # noqa: S102 - our own past code
     return mod.label_folder
 
 
@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3, help="repeats of the throughput measures")
     ap.add_argument("--baseline", metavar="REF", default=None,
-                    help="also time end-to-end with engine/batch.py at this git revision")
+                    help="also time end-to-end with engine/infer/batch.py at this git revision")
     ap.add_argument("--quick", action="store_true",
                     help="short model, no teacher or learn rows (pipeline measurements)")
     ap.add_argument("--out", type=Path, default=None, help="results file")
@@ -235,7 +235,7 @@ def main() -> None:
                      "resize + threshold with OpenCV on the CPU (before 2026-11-26)"])
     if e2es_old:
         old = statistics.median(e2es_old)
-        rows.append([f"student end-to-end, engine/batch.py at {args.baseline}",
+        rows.append([f"student end-to-end, engine/infer/batch.py at {args.baseline}",
                      f"{old:.2f} img/s", f"{old / bb * 100:.0f} % of backbone (per repeat: "
                      + ", ".join(f"{e:.1f}" for e in e2es_old) + " img/s; now: "
                      + ", ".join(f"{e:.1f}" for e in e2es) + "); 2 readers, 1 writer"])

@@ -14,10 +14,10 @@ from typing import Any
 __version__ = "0.2.0"
 
 _LAZY = {
-    "read_image": "io", "read_mask": "io", "list_images": "io",
-    "learn": "train", "LearnConfig": "train", "fit": "run", "drive": "run",
-    "Predictor": "predict", "label_folder": "batch",
-    "load_model": "modelfile", "save_model": "modelfile", "demo_dir": "resources",
+    "read_image": "io.images", "read_mask": "io.images", "list_images": "io.images",
+    "learn": "learning.train", "LearnConfig": "learning.config", "fit": "run", "drive": "run",
+    "Predictor": "infer.predict", "label_folder": "infer.batch",
+    "load_model": "nn.modelfile", "save_model": "nn.modelfile", "demo_dir": "io.resources",
 }
 
 __all__ = ["__version__", *_LAZY]

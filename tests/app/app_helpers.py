@@ -46,7 +46,7 @@ def open_window(qtbot, folder: Path) -> MainWindow:
     return window
 
 
-def _send(view: MaskCanvas, kind: QMouseEvent.Type, pos: QPoint,
+def send_event(view: MaskCanvas, kind: QMouseEvent.Type, pos: QPoint,
           button: Qt.MouseButton = Qt.MouseButton.LeftButton) -> None:
     buttons = Qt.MouseButton.NoButton if kind == QMouseEvent.Type.MouseButtonRelease else button
     event = QMouseEvent(kind, QPointF(pos), QPointF(view.viewport().mapToGlobal(pos)), button,
@@ -57,7 +57,7 @@ def _send(view: MaskCanvas, kind: QMouseEvent.Type, pos: QPoint,
 def drag(view: MaskCanvas, points: list[tuple[float, float]]) -> None:
     """Left-press at the first image point, move through the others, release at the last."""
     at = [view.mapFromScene(QPointF(x, y)) for x, y in points]
-    _send(view, QMouseEvent.Type.MouseButtonPress, at[0])
+    send_event(view, QMouseEvent.Type.MouseButtonPress, at[0])
     for p in at[1:]:
-        _send(view, QMouseEvent.Type.MouseMove, p)
-    _send(view, QMouseEvent.Type.MouseButtonRelease, at[-1])
+        send_event(view, QMouseEvent.Type.MouseMove, p)
+    send_event(view, QMouseEvent.Type.MouseButtonRelease, at[-1])

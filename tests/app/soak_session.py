@@ -21,7 +21,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from app_helpers import _send  # noqa: E402
+from app_helpers import send_event  # noqa: E402
 from PySide6.QtCore import QObject, QPointF, QThreadPool, Signal  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
@@ -51,7 +51,7 @@ def _moves(window: MainWindow, n: int) -> None:
     w, h = canvas.document.shape[1], canvas.document.shape[0]  # type: ignore[union-attr]
     for i in range(n):
         x, y = (i * 7) % w + 0.5, (i * 13) % h + 0.5
-        _send(canvas, Move, canvas.mapFromScene(QPointF(x, y)))
+        send_event(canvas, Move, canvas.mapFromScene(QPointF(x, y)))
         if i % 500 == 0:
             QApplication.processEvents()
 
@@ -62,10 +62,10 @@ def _strokes(window: MainWindow, n: int) -> int:
     for i in range(n):
         x0, y0 = (i * 11) % (w - 20) + 5, (i * 17) % (h - 20) + 5
         path = [canvas.mapFromScene(QPointF(x0 + k, y0 + k / 2)) for k in range(10)]
-        _send(canvas, QMouseEvent.Type.MouseButtonPress, path[0])
+        send_event(canvas, QMouseEvent.Type.MouseButtonPress, path[0])
         for p in path[1:]:
-            _send(canvas, Move, p)
-        _send(canvas, QMouseEvent.Type.MouseButtonRelease, path[-1])
+            send_event(canvas, Move, p)
+        send_event(canvas, QMouseEvent.Type.MouseButtonRelease, path[-1])
         moves += len(path) - 1
         if i % 10 == 9:
             window.actions_.undo.trigger()

@@ -6,15 +6,15 @@ import time
 
 import numpy as np
 import pytest
-from app_helpers import _send, drag
+from app_helpers import send_event, drag
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.canvas import MaskCanvas, Tool
-from engine.document import MaskDocument
-from engine.labels import NOT_PAINTED, has_painting
+from engine.edit.document import MaskDocument
+from engine.io.labels import NOT_PAINTED, has_painting
 
 
 @pytest.fixture()
@@ -80,9 +80,9 @@ def test_middle_drag_pans_without_painting(canvas: MaskCanvas) -> None:
     canvas.zoom_by(4.0)
     before = canvas.horizontalScrollBar().value()
     start = _at(canvas, 60, 50)
-    _send(canvas, QMouseEvent.Type.MouseButtonPress, start, Qt.MouseButton.MiddleButton)
-    _send(canvas, QMouseEvent.Type.MouseMove, start + QPoint(-40, 0), Qt.MouseButton.MiddleButton)
-    _send(canvas, QMouseEvent.Type.MouseButtonRelease, start + QPoint(-40, 0),
+    send_event(canvas, QMouseEvent.Type.MouseButtonPress, start, Qt.MouseButton.MiddleButton)
+    send_event(canvas, QMouseEvent.Type.MouseMove, start + QPoint(-40, 0), Qt.MouseButton.MiddleButton)
+    send_event(canvas, QMouseEvent.Type.MouseButtonRelease, start + QPoint(-40, 0),
           Qt.MouseButton.MiddleButton)
     assert canvas.horizontalScrollBar().value() != before
     assert canvas.document is not None and not has_painting(canvas.document.labels)
@@ -162,14 +162,14 @@ def test_switching_document_mid_stroke_ends_the_stroke_on_the_old_one(canvas: Ma
     canvas.brush_radius = 2
     old = canvas.document
     assert old is not None
-    _send(canvas, QMouseEvent.Type.MouseButtonPress, _at(canvas, 20, 20))
-    _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 40, 20))
+    send_event(canvas, QMouseEvent.Type.MouseButtonPress, _at(canvas, 20, 20))
+    send_event(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 40, 20))
     assert canvas.stroke_active
     new = MaskDocument.empty((100, 120))
     canvas.set_document(new)
     assert not canvas.stroke_active
-    _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 60, 40))
-    _send(canvas, QMouseEvent.Type.MouseButtonRelease, _at(canvas, 60, 40))
+    send_event(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 60, 40))
+    send_event(canvas, QMouseEvent.Type.MouseButtonRelease, _at(canvas, 60, 40))
     assert not new.labels.any()  # nothing painted on the new image
     assert old.labels[20, 30] == 1
     old.undo()  # the stroke was closed: one undo removes it all
@@ -214,14 +214,14 @@ def test_escape_cancels_the_lasso_not_the_window_shortcut(canvas: MaskCanvas) ->
     doc = canvas.document
     assert doc is not None
     canvas.tool = Tool.LASSO
-    _send(canvas, QMouseEvent.Type.MouseButtonPress, _at(canvas, 10, 10))
+    send_event(canvas, QMouseEvent.Type.MouseButtonPress, _at(canvas, 10, 10))
     for x, y in ((50, 10), (50, 50)):
-        _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, x, y))
+        send_event(canvas, QMouseEvent.Type.MouseMove, _at(canvas, x, y))
     assert override_accepted()
     QApplication.sendEvent(canvas, QKeyEvent(QEvent.Type.KeyPress, Qt.Key.Key_Escape,
                                              Qt.KeyboardModifier.NoModifier))
     assert not canvas.stroke_active
-    _send(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 10, 50))  # no new lasso starts
-    _send(canvas, QMouseEvent.Type.MouseButtonRelease, _at(canvas, 10, 50))
+    send_event(canvas, QMouseEvent.Type.MouseMove, _at(canvas, 10, 50))  # no new lasso starts
+    send_event(canvas, QMouseEvent.Type.MouseButtonRelease, _at(canvas, 10, 50))
     assert not has_painting(doc.labels) and not doc.can_undo
     assert not override_accepted()

@@ -10,12 +10,12 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
-from engine.demo import spread_indices
-from engine.io import list_images, read_mask
-from engine.project import ImageState
-from engine.resources import demo_dir
+from engine.cli.demo import spread_indices
+from engine.io.images import list_images, read_mask
+from engine.io.project import ImageState
+from engine.io.resources import demo_dir
 
-for _module in ("engine.train", "engine.predict", "engine.batch", "engine.modelfile"):
+for _module in ("engine.learning.train", "engine.infer.predict", "engine.infer.batch", "engine.nn.modelfile"):
     pytest.importorskip(_module)
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ SUPPORTS = 5
 
 
 def test_paint_learn_autolabel_accept_reaches_iou(qtbot: QtBot, tmp_path: Path) -> None:
-    from engine.train import LearnConfig
+    from engine.learning.train import LearnConfig
 
     folder = tmp_path / "nuclei"
     folder.mkdir()

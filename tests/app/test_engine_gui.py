@@ -14,16 +14,16 @@ from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
-from engine.project import ImageState
+from engine.io.project import ImageState
 
-for _module in ("engine.train", "engine.predict", "engine.batch", "engine.modelfile"):
+for _module in ("engine.learning.train", "engine.infer.predict", "engine.infer.batch", "engine.nn.modelfile"):
     pytest.importorskip(_module)
 
 pytestmark = pytest.mark.slow
 
 
 def tiny_config() -> object:
-    from engine.train import LearnConfig
+    from engine.learning.train import LearnConfig
 
     return LearnConfig(input_size=128, crop=96, total_views=6, max_steps=12, min_steps=4,
                        loo_steps=0, time_budget_s=20, seed=0)
@@ -93,7 +93,7 @@ def test_model_in_use_before_the_check_then_saved_with_its_estimate(
         qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
     from dataclasses import replace
 
-    from engine.modelfile import read_header
+    from engine.nn.modelfile import read_header
 
     w, truth = window
     w.model.learn_config = replace(tiny_config(), loo_steps=3)

@@ -12,9 +12,9 @@ from pytestqt.qtbot import QtBot
 from app.export_dialog import ExportDialog, ExportSummary
 from app.import_dialog import ImportDialog
 from app.main_window import MainWindow
-from engine.io import write_png_atomic
-from engine.labels import NOT_PAINTED
-from engine.project import ImageState
+from engine.io.images import write_png_atomic
+from engine.io.labels import NOT_PAINTED
+from engine.io.project import ImageState
 
 
 @pytest.fixture()

@@ -15,16 +15,16 @@ from test_engine_gui import GapMeter
 
 from app.live import LIVE_MODEL
 from app.main_window import MainWindow
-from engine.labels import NOT_PAINTED
+from engine.io.labels import NOT_PAINTED
 
-for _module in ("engine.train", "engine.predict", "engine.live"):
+for _module in ("engine.learning.train", "engine.infer.predict", "engine.learning.live"):
     pytest.importorskip(_module)
 
 pytestmark = pytest.mark.slow
 
 
 def small_config() -> object:
-    from engine.train import LearnConfig
+    from engine.learning.train import LearnConfig
 
     return LearnConfig(input_size=128, crop=96, total_views=8, seed=0)
 
@@ -85,10 +85,10 @@ def test_live_updates_the_overlay_without_stalling_the_ui(
 
 def test_new_strokes_restart_the_round_and_off_keeps_the_model(
         qtbot: QtBot, window: tuple[MainWindow, dict], monkeypatch) -> None:
-    import engine.live
+    import engine.learning.live
 
-    monkeypatch.setattr(engine.live, "FIRST_ROUND_STEPS", 12)
-    monkeypatch.setattr(engine.live, "ROUND_STEPS", 8)
+    monkeypatch.setattr(engine.learning.live, "FIRST_ROUND_STEPS", 12)
+    monkeypatch.setattr(engine.learning.live, "ROUND_STEPS", 8)
     w, truth = window
     scribble_on(w, "img00.png", truth["img00.png"])
     with qtbot.waitSignal(w.live.updated, timeout=120_000):

@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
 from app.settings import load_settings
-from engine.labels import NOT_PAINTED
-from engine.project import ImageState
+from engine.io.labels import NOT_PAINTED
+from engine.io.project import ImageState
 
 
 def close_window(qtbot: QtBot, window: MainWindow) -> None:
@@ -136,7 +136,7 @@ def test_class_edits_that_cannot_be_saved_get_a_message(qtbot: QtBot, folder: Pa
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from PySide6.QtWidgets import QMessageBox
 
-    import engine.project as project_module
+    import engine.io.project as project_module
 
     window = open_window(qtbot, folder)
     panel, project = window.classes_panel, window.project

@@ -17,9 +17,9 @@ from pytestqt.qtbot import QtBot
 import app.model_controller as mc
 from app.jobs import LabelUpdate, LearnResult, ModelReady, PredictResult, Status
 from app.main_window import MainWindow
-from engine.batch import LabelProgress
-from engine.io import read_image, write_png_atomic
-from engine.project import ImageState
+from engine.infer.batch import LabelProgress
+from engine.io.images import read_image, write_png_atomic
+from engine.io.project import ImageState
 
 
 @dataclass(frozen=True)

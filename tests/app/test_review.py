@@ -14,9 +14,9 @@ from pytestqt.qtbot import QtBot
 import app.review
 from app.image_list import STATE_ROLE
 from app.main_window import MainWindow
-from engine.io import write_png_atomic
-from engine.labels import NOT_PAINTED
-from engine.project import ImageState, Project
+from engine.io.images import write_png_atomic
+from engine.io.labels import NOT_PAINTED
+from engine.io.project import ImageState, Project
 
 SHAPE = (96, 128)
 

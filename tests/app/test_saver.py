@@ -11,7 +11,7 @@ from app_helpers import make_folder
 
 import app.saver as saver_module
 from app.saver import Saver
-from engine.project import Project
+from engine.io.project import Project
 
 
 SHAPE = (96, 128)

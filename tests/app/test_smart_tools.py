@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from app_helpers import _send, drag, make_folder, open_window
+from app_helpers import send_event, drag, make_folder, open_window
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QToolBar
@@ -19,10 +19,10 @@ import app.smart_tools
 from app.canvas import MaskCanvas, Tool
 from app.main_window import MainWindow
 from app.thumbs import shrink_labels, thumbnail_job, tint
-from engine.document import MaskDocument
-from engine.io import read_mask, write_png_atomic
-from engine.labels import NOT_PAINTED, has_painting
-from engine.project import ImageState, Project
+from engine.edit.document import MaskDocument
+from engine.io.images import read_mask, write_png_atomic
+from engine.io.labels import NOT_PAINTED, has_painting
+from engine.io.project import ImageState, Project
 
 
 def _disc_image(h: int = 120, w: int = 160, cy: int = 60, cx: int = 80,
@@ -164,11 +164,11 @@ def _masks_given_to_learning(project: Project, monkeypatch: pytest.MonkeyPatch
     def fake_learn(images: list, masks: list, classes: list, config: Any) -> Any:
         seen.extend(masks)
         raise Stop
-        yield  # a generator, as engine.train.learn
+        yield  # a generator, as engine.learning.train.learn
 
-    fake = types.ModuleType("engine.train")
+    fake = types.ModuleType("engine.learning.train")
     fake.learn = fake_learn  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "engine.train", fake)
+    monkeypatch.setitem(sys.modules, "engine.learning.train", fake)
     request = LearnRequest([(project.image_path("a.png"), project.label_path("a.png"))],
                            [(1, "object", (255, 0, 0))], project.models_dir)
     with pytest.raises(Stop):
@@ -270,11 +270,11 @@ def test_escape_cancels_a_wand_drag(canvas: MaskCanvas) -> None:
     canvas.tool = Tool.WAND
     doc = canvas.document
     assert doc is not None
-    _send(canvas, QMouseEvent.Type.MouseButtonPress, canvas.mapFromScene(QPointF(20, 20)))
+    send_event(canvas, QMouseEvent.Type.MouseButtonPress, canvas.mapFromScene(QPointF(20, 20)))
     assert canvas.smart._preview.isVisible()
     QApplication.sendEvent(canvas, QKeyEvent(QKeyEvent.Type.KeyPress, Qt.Key.Key_Escape,
                                              Qt.KeyboardModifier.NoModifier))
-    _send(canvas, QMouseEvent.Type.MouseButtonRelease, canvas.mapFromScene(QPointF(20, 20)))
+    send_event(canvas, QMouseEvent.Type.MouseButtonRelease, canvas.mapFromScene(QPointF(20, 20)))
     assert not has_painting(doc.labels) and not doc.can_undo
     assert not canvas.smart._preview.isVisible()
 

@@ -23,9 +23,9 @@ def test_import_engine_does_not_import_torch():
 
 
 def test_lazy_names_resolve_to_the_engine_objects():
-    from engine.modelfile import load_model
-    from engine.predict import Predictor
-    from engine.train import learn
+    from engine.nn.modelfile import load_model
+    from engine.infer.predict import Predictor
+    from engine.learning.train import learn
 
     assert engine.learn is learn and engine.Predictor is Predictor
     assert engine.load_model is load_model

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.backbones import Backbone, available_backbones, build_backbone
-from engine.backbones.efficientnet_lite import EfficientNetLite0, lite0_weights_path
+from engine.nn.backbones import Backbone, available_backbones, build_backbone
+from engine.nn.backbones.efficientnet_lite import EfficientNetLite0, lite0_weights_path
 
 
 def test_lite0_taps_have_the_declared_strides_and_channels():

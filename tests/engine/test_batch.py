@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 from synthetic import make_sample
 
-from engine.batch import DONE_FILE, BatchWriteError, label_folder
-from engine.io import read_mask
-from engine.predict import Predictor
+from engine.infer.batch import DONE_FILE, BatchWriteError, label_folder
+from engine.io.images import read_mask
+from engine.infer.predict import Predictor
 
 
 def _folder(tmp_path, n=6):
@@ -88,7 +88,7 @@ def test_unreadable_image_is_skipped_and_the_batch_goes_on(disc_model, tmp_path)
 
 
 def test_write_failure_stops_with_a_clear_error(disc_model, tmp_path, monkeypatch):
-    from engine import outputs
+    from engine.io import outputs
 
     paths = _folder(tmp_path, n=6)
     out = tmp_path / "out"
@@ -112,8 +112,8 @@ def test_write_failure_stops_with_a_clear_error(disc_model, tmp_path, monkeypatc
 
 
 def test_label_png_bytes_match_write_png_atomic(tmp_path):
-    from engine.io import write_png_atomic
-    from engine.outputs import label_png
+    from engine.io.images import write_png_atomic
+    from engine.io.outputs import label_png
 
     labels = np.random.default_rng(0).integers(0, 3, (37, 53), dtype=np.uint8)
     palette = [(0, 0, 0), (255, 0, 0), (0, 0, 255)]
@@ -122,7 +122,7 @@ def test_label_png_bytes_match_write_png_atomic(tmp_path):
 
 
 def test_done_log_is_committed_in_batches_after_the_files(tmp_path, monkeypatch):
-    from engine import outputs
+    from engine.io import outputs
 
     events = []
     real_fsync = outputs.os.fsync
@@ -154,7 +154,7 @@ def test_done_log_is_committed_in_batches_after_the_files(tmp_path, monkeypatch)
 
 
 def test_a_line_cut_by_a_crash_does_not_swallow_the_next_one(tmp_path):
-    from engine.outputs import DoneLog, done_line, read_done
+    from engine.io.outputs import DoneLog, done_line, read_done
 
     (tmp_path / "a.png").write_bytes(b"x")
     (tmp_path / "b.png").write_bytes(b"x")

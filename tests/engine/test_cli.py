@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from synthetic import make_sample
 
-from engine.cli import main
-from engine.io import read_mask
-from engine.modelfile import save_model
+from engine.cli.main import main
+from engine.io.images import read_mask
+from engine.nn.modelfile import save_model
 
 LEARN_FAST = ["--input-size", "128", "--max-steps", "40", "--time-budget", "60", "--no-loo"]
 
@@ -131,9 +131,9 @@ def test_console_script_runs_without_traceback(tmp_path):
 
 
 def test_engine_never_imports_qt():
-    code = ("import sys, engine.cli, engine.cli_commands, engine.train, engine.predict, "
-            "engine.batch, engine.modelfile, engine.formats, engine.project, engine.document, "
-            "engine.io, engine.demo\n"
+    code = ("import sys, engine.cli, engine.cli.commands, engine.learning.train, engine.infer.predict, "
+            "engine.infer.batch, engine.nn.modelfile, engine.io.formats, engine.io.project, engine.edit.document, "
+            "engine.io.images, engine.cli.demo\n"
             "bad = [m for m in sys.modules if m.startswith(('PySide6', 'app', 'superqt'))]\n"
             "assert not bad, bad\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

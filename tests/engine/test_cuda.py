@@ -15,13 +15,13 @@ from conftest import FAST, run
 from PIL import Image
 from synthetic import make_sample, make_set
 
-from engine.batch import label_folder
-from engine.io import read_mask
-from engine.metrics import IoUAccumulator
-from engine.model import ClassInfo
-from engine.modelfile import load_model, save_model
-from engine.predict import Predictor
-from engine.train import GpuSettings, learn
+from engine.infer.batch import label_folder
+from engine.io.images import read_mask
+from engine.learning.metrics import IoUAccumulator
+from engine.nn.model import ClassInfo
+from engine.nn.modelfile import load_model, save_model
+from engine.infer.predict import Predictor
+from engine.learning.train import GpuSettings, learn
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 
@@ -155,7 +155,7 @@ def test_cuda_graphs_pad_batches_to_a_power_of_two(cuda_model):
 
 
 def test_graph_cache_runs_eagerly_when_a_capture_fails():
-    from engine.graphs import GraphCache
+    from engine.infer.graphs import GraphCache
 
     def syncs(x):  # .item() waits for the GPU: not allowed while a graph is recorded
         return x * float(x.sum().item())

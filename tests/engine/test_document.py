@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.document import MaskDocument
+from engine.edit.document import MaskDocument
 
 
 def test_paint_disc_sets_label_inside_radius() -> None:

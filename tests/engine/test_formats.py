@@ -1,4 +1,4 @@
-"""engine.formats: mask -> each format -> mask keeps every pixel, holes and components included."""
+"""engine.io.formats: mask -> each format -> mask keeps every pixel, holes and components included."""
 
 from __future__ import annotations
 
@@ -11,11 +11,19 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from engine.formats import (EXPORT_FORMATS, FormatError, Sample, export_labels, import_coco,
-                            import_labelme, import_labels, import_yolo)
-from engine.formats._geometry import instances
-from engine.formats.yolo import parse_names
-from engine.io import read_mask, write_png_atomic
+from engine.io.formats import (
+    EXPORT_FORMATS,
+    FormatError,
+    Sample,
+    export_labels,
+    import_coco,
+    import_labelme,
+    import_labels,
+    import_yolo,
+)
+from engine.io.formats.geometry import instances
+from engine.io.formats.yolo import parse_names
+from engine.io.images import read_mask, write_png_atomic
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 CLASSES = [{"id": 1, "name": "nucleus", "color": [255, 0, 0]},
@@ -228,7 +236,7 @@ def test_export_is_atomic_no_temp_files_left(tmp_path: Path) -> None:
 def _cli(*argv: str) -> int:
     import argparse
 
-    from engine.formats.cli import register
+    from engine.io.formats.cli import register
 
     parser = argparse.ArgumentParser(prog="distillfss")
     register(parser.add_subparsers(dest="command", required=True))
@@ -237,7 +245,7 @@ def _cli(*argv: str) -> int:
 
 
 def _project_with_labels(folder: Path, maps: dict[str, np.ndarray]) -> None:
-    from engine.project import Project
+    from engine.io.project import Project
 
     _write_images(folder, maps)
     project = Project.open(folder)
@@ -252,7 +260,7 @@ def _project_with_labels(folder: Path, maps: dict[str, np.ndarray]) -> None:
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
 def test_cli_export_then_import_into_a_fresh_project(fmt: str, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture) -> None:
-    from engine.project import Project
+    from engine.io.project import Project
 
     maps = {"a": nested_map(), "b c": nested_map()[:, ::-1].copy(), "none": np.zeros((60, 80),
                                                                                      np.uint8)}
@@ -301,10 +309,10 @@ def test_cli_export_without_project_fails_cleanly(tmp_path: Path,
 
 
 def test_count_instances_and_write_format_reports_each_sample(tmp_path: Path) -> None:
-    from engine.formats import count_instances
-    from engine.formats._geometry import instances
-    from engine.formats.cli import write_format
-    from engine.io import write_png_atomic
+    from engine.io.formats import count_instances
+    from engine.io.formats.geometry import instances
+    from engine.io.formats.cli import write_format
+    from engine.io.images import write_png_atomic
 
     labels = np.zeros((40, 50), np.uint8)
     labels[2:8, 2:8] = 1
@@ -324,8 +332,8 @@ def test_count_instances_and_write_format_reports_each_sample(tmp_path: Path) ->
 
 def _coco_in_memory(samples: list[Sample], classes, segmentation: str) -> str:
     """The COCO writer before it streamed: the whole document in memory, one json.dumps."""
-    from engine.formats._common import ClassBook, dump_json
-    from engine.formats.coco import _annotation
+    from engine.io.formats.common import ClassBook, dump_json
+    from engine.io.formats.coco import coco_annotation
 
     book = ClassBook(classes)
     images, annotations = [], []
@@ -334,7 +342,7 @@ def _coco_in_memory(samples: list[Sample], classes, segmentation: str) -> str:
         images.append({"id": image_id, "file_name": s.image_name, "width": w, "height": h})
         for inst in instances(s.labels):
             book.index(inst.class_id)
-            ann = _annotation(inst, (h, w), segmentation)
+            ann = coco_annotation(inst, (h, w), segmentation)
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, **ann})
     return dump_json({"info": {"description": "exported by DistillFSS Studio"},
                       "images": images, "annotations": annotations,
@@ -345,7 +353,7 @@ def _coco_in_memory(samples: list[Sample], classes, segmentation: str) -> str:
 @pytest.mark.parametrize("segmentation", ["auto", "rle"])
 def test_streamed_coco_is_the_same_text_as_the_in_memory_one(tmp_path: Path,
                                                              segmentation: str) -> None:
-    from engine.formats.coco import export_coco
+    from engine.io.formats.coco import export_coco
 
     lab = nested_map()
     third = np.zeros((20, 30), np.uint8)

@@ -1,7 +1,7 @@
 """Fuzz the readers and importers: damaged input raises only the documented error types.
 
-- image readers: :class:`engine.io.ImageReadError`
-- label importers: :class:`engine.formats.FormatError`, or a note in the result
+- image readers: :class:`engine.io.images.ImageReadError`
+- label importers: :class:`engine.io.formats.FormatError`, or a note in the result
 - RLE strings: ``ValueError``
 - the project loader: opens anyway and reports the damage in ``warnings``
 """
@@ -21,10 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from engine.formats import FormatError, import_coco, import_labelme, import_yolo
-from engine.formats._geometry import fill_polygon, fill_truncated, rle_from_string
-from engine.io import (ImageReadError, read_image, read_image_preview, read_image_size,
-                       read_mask)
+from engine.io.formats import FormatError, import_coco, import_labelme, import_yolo
+from engine.io.formats.geometry import fill_polygon, fill_truncated, rle_from_string
+from engine.io.images import (
+    ImageReadError,
+    read_image,
+    read_image_preview,
+    read_image_size,
+    read_mask,
+)
 from odd_files import gradient_rgb
 
 FUZZ = settings(max_examples=int(os.environ.get("DISTILLFSS_FUZZ_EXAMPLES", "60")), deadline=None,
@@ -179,7 +184,7 @@ def test_polygon_fill_never_crashes(pts: list[tuple[float, float]]) -> None:
 
 
 def test_project_loader_survives_damaged_project_file(tmp_path: Path) -> None:
-    project = pytest.importorskip("engine.project")
+    project = pytest.importorskip("engine.io.project")
 
     @FUZZ
     @given(raw=st.binary(max_size=80) | JSON.map(lambda v: json.dumps(v).encode()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.graphs import GraphCache
+from engine.infer.graphs import GraphCache
 
 
 def test_graph_cache_runs_eagerly_off_cuda():

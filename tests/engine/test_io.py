@@ -1,4 +1,4 @@
-"""engine.io: every odd file a user has reads right or fails with one clear line."""
+"""engine.io.images: every odd file a user has reads right or fails with one clear line."""
 
 from __future__ import annotations
 
@@ -12,10 +12,19 @@ import pytest
 import tifffile
 from PIL import Image
 
-from engine import io
-from engine.io import (ImageReadError, MultiPageWarning, atomic_write, display_name, list_images,
-                       read_image, read_image_preview, read_image_size, read_mask,
-                       write_png_atomic)
+from engine.io import images as io
+from engine.io.images import (
+    ImageReadError,
+    MultiPageWarning,
+    atomic_write,
+    display_name,
+    list_images,
+    read_image,
+    read_image_preview,
+    read_image_size,
+    read_mask,
+    write_png_atomic,
+)
 from odd_files import H, W, gradient_rgb, make_big_jpeg, make_odd_folder
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"

@@ -11,10 +11,10 @@ import torch
 from conftest import FAST, run
 from synthetic import make_set
 
-from engine.metrics import IoUAccumulator
-from engine.model import ClassInfo
-from engine.predict import Predictor
-from engine.train import GpuSettings, LearnConfig, LearnProgress, effective_config, learn
+from engine.learning.metrics import IoUAccumulator
+from engine.nn.model import ClassInfo
+from engine.infer.predict import Predictor
+from engine.learning.train import GpuSettings, LearnConfig, LearnProgress, effective_config, learn
 
 
 def _iou(model, seed: int, **kw) -> np.ndarray:
@@ -128,8 +128,8 @@ def test_bad_support_sets_get_clear_errors(change, message):
 
 
 def test_single_example_is_split_into_two_halves_with_foreground():
-    from engine.augment import resize_mask
-    from engine.train import split_single_support
+    from engine.io.resize import resize_mask
+    from engine.learning.train import split_single_support
 
     image = np.zeros((300, 400, 3), np.uint8)
     mask = np.zeros((300, 400), np.uint8)

@@ -11,9 +11,9 @@ from conftest import FAST, run
 from synthetic import make_set
 from test_sparse import scribbles
 
-from engine.live import live_round
-from engine.model import ClassInfo
-from engine.train import learn
+from engine.learning.live import live_round
+from engine.nn.model import ClassInfo
+from engine.learning.train import learn
 
 DISC = [ClassInfo(1, "disc", (255, 0, 0))]
 SMALL = replace(FAST, total_views=12)
@@ -21,10 +21,10 @@ SMALL = replace(FAST, total_views=12)
 
 @pytest.fixture(autouse=True)
 def _short_rounds(monkeypatch) -> None:
-    import engine.live
+    import engine.learning.live
 
-    monkeypatch.setattr(engine.live, "ROUND_STEPS", 8)
-    monkeypatch.setattr(engine.live, "FIRST_ROUND_STEPS", 10)
+    monkeypatch.setattr(engine.learning.live, "ROUND_STEPS", 8)
+    monkeypatch.setattr(engine.learning.live, "FIRST_ROUND_STEPS", 10)
 
 
 def _weights(model) -> torch.Tensor:

@@ -9,9 +9,9 @@ import pytest
 import torch
 from synthetic import make_sample
 
-from engine.metrics import IoUAccumulator
-from engine.modelfile import ModelFileError, load_model, read_header, save_model
-from engine.predict import Prediction, Predictor
+from engine.learning.metrics import IoUAccumulator
+from engine.nn.modelfile import ModelFileError, load_model, read_header, save_model
+from engine.infer.predict import Prediction, Predictor
 
 
 def test_model_file_round_trip(disc_model, tmp_path):
@@ -72,11 +72,11 @@ def test_finishing_on_the_device_matches_the_host_path_with_two_classes(two_clas
 
 def test_mixed_precision_predictor_runs_a_low_precision_copy(disc_model, monkeypatch):
     """On a GPU the predictor runs bf16 weights; the model given keeps float32 and its id."""
-    import engine.predict
+    import engine.infer.predict
 
     image, mask = make_sample(np.random.default_rng(8), h=96, w=128)
     full = Predictor(disc_model, "cpu")
-    monkeypatch.setattr(engine.predict, "autocast_dtype", lambda device: torch.bfloat16)
+    monkeypatch.setattr(engine.infer.predict, "autocast_dtype", lambda device: torch.bfloat16)
     low = Predictor(disc_model, "cpu")
     assert low.model is not disc_model
     assert low.model.head.mixer1[0].weight.dtype == torch.bfloat16
@@ -163,7 +163,7 @@ def test_model_file_from_engine_0_1_loads_with_its_concat_decoder(tmp_path):
     (nor ``pixel_paths``: no pixel paths)."""
     from safetensors.torch import load_file, save_file
 
-    from engine.model import ClassInfo, HeadConfig, SegModel
+    from engine.nn.model import ClassInfo, HeadConfig, SegModel
 
     old = SegModel([ClassInfo(1, "disc")], HeadConfig(skip_convs="concat", pixel_paths="none"),
                    metadata={"input_size": 128})

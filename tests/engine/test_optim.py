@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from engine.optim import AdamW
+from engine.learning.optim import AdamW
 
 
 def test_adamw_matches_torch():
@@ -32,8 +32,8 @@ def test_learning_does_not_import_dynamo():
     code = (
         "import sys\n"
         "from synthetic import make_set\n"
-        "from engine.model import ClassInfo\n"
-        "from engine.train import LearnConfig, learn\n"
+        "from engine.nn.model import ClassInfo\n"
+        "from engine.learning.train import LearnConfig, learn\n"
         "images, masks = make_set(0, 2)\n"
         "cfg = LearnConfig(input_size=96, crop=64, total_views=4, max_steps=2, min_steps=1,\n"
         "                  loo_steps=2, time_budget_s=None)\n"

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from engine.model import ClassInfo, HeadConfig, SegModel
-from engine.modelfile import load_model, save_model
-from engine.pixel import SIGMAS, FilterBank
+from engine.nn.model import ClassInfo, HeadConfig, SegModel
+from engine.nn.modelfile import load_model, save_model
+from engine.nn.pixel import SIGMAS, FilterBank
 
 
 def _images(b: int = 2, h: int = 64, w: int = 96, seed: int = 0) -> torch.Tensor:
@@ -98,7 +98,7 @@ def test_each_path_learns_on_its_own(tmp_path):
     from conftest import FAST, run
     from synthetic import make_set
 
-    from engine.train import learn
+    from engine.learning.train import learn
 
     images, masks = make_set(0, 4)
     _, model = run(learn(images, masks, None, replace(FAST, max_steps=40)))

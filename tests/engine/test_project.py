@@ -12,13 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.io import read_mask
-from engine.project import (
-    ImageState,
-    Project,
-    ProjectDirNotWritable,
-    ProjectReadOnlyError,
-)
+from engine.io.images import read_mask
+from engine.io.project import ImageState, Project, ProjectDirNotWritable, ProjectReadOnlyError
 
 
 @pytest.fixture()
@@ -87,7 +82,7 @@ def test_delete_class_remaps_labels(folder: Path) -> None:
 
 
 def test_delete_class_is_all_or_nothing(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.project as project_module
+    import engine.io.project as project_module
 
     project = Project.open(folder)
     for name in ("a", "b", "c"):
@@ -126,7 +121,7 @@ def test_predictions_review_queue_and_accept(folder: Path) -> None:
     for i, conf in enumerate([0.9, 0.5, 0.7, 0.2]):
         pred = np.zeros((20, 30), np.uint8)
         pred[:, : i + 1] = 1
-        from engine.io import write_png_atomic
+        from engine.io.images import write_png_atomic
         write_png_atomic(project.prediction_path(f"img{i}.png"), pred)
         project.record_prediction(f"img{i}.png", conf, save=False)
     project.save()

@@ -1,5 +1,5 @@
 """Large JPEGs are decoded at reduced size when the predictor shrinks them anyway
-(``engine.io.read_image_reduced``, ``Predictor.decode_long_side``), with the same labels."""
+(``engine.io.images.read_image_reduced``, ``Predictor.decode_long_side``), with the same labels."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 from synthetic import make_sample
 
-import engine.batch as batch_module
-from engine.batch import label_folder
-from engine.io import read_image, read_image_reduced, read_mask
-from engine.predict import Predictor
+import engine.infer.batch as batch_module
+from engine.infer.batch import label_folder
+from engine.io.images import read_image, read_image_reduced, read_mask
+from engine.infer.predict import Predictor
 
 
 def _photo(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -125,7 +125,7 @@ def test_the_decode_size_may_be_chosen_from_the_header(tmp_path: Path) -> None:
 def test_png_size_and_reduced_read_do_not_decode_it_twice(tmp_path: Path, monkeypatch) -> None:
     from PIL import PngImagePlugin
 
-    from engine.io import read_image_size
+    from engine.io.images import read_image_size
 
     img, _ = _photo(1200, 1600)
     Image.fromarray(img).save(tmp_path / "p.png")

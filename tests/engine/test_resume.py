@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.io import display_name, read_image, read_mask
+from engine.io.images import display_name, read_image, read_mask
 from odd_files import make_odd_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +26,8 @@ pytestmark = [pytest.mark.slow]
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model learned in a few seconds from 2 nuclei images (accuracy does not matter here)."""
-    from engine.modelfile import save_model
-    from engine.train import LearnConfig, learn
+    from engine.nn.modelfile import save_model
+    from engine.learning.train import LearnConfig, learn
 
     pairs = sorted((NUCLEI / "images").glob("*.png"))[:2]
     images = [read_image(p) for p in pairs]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.scale import median_object_diameter, object_scaled_size
+from engine.learning.scale import median_object_diameter, object_scaled_size
 
 
 def _discs(radius: int, n: int, size: int = 512) -> np.ndarray:
@@ -36,7 +36,7 @@ def test_learn_records_the_scale_it_used():
 
     from conftest import FAST, run
 
-    from engine.train import learn
+    from engine.learning.train import learn
 
     images = [np.random.default_rng(i).integers(0, 255, (128, 128, 3), dtype=np.uint8)
               for i in range(2)]

@@ -6,8 +6,8 @@ import time
 
 import numpy as np
 
-from engine.document import MaskDocument
-from engine.selection import (
+from engine.edit.document import MaskDocument
+from engine.edit.selection import (
     grabcut_box,
     prediction_component,
     slic_segments,

@@ -16,12 +16,12 @@ import pytest
 from PIL import Image
 from synthetic import make_sample
 
-from engine.batch import label_folder
-from engine.cli import main
-from engine.io import read_image, read_mask
-from engine.outputs import done_file_name, done_logs, read_done
-from engine.predict import Predictor
-from engine.shard import Shard, shard_of
+from engine.infer.batch import label_folder
+from engine.cli.main import main
+from engine.io.images import read_image, read_mask
+from engine.io.outputs import done_file_name, done_logs, read_done
+from engine.infer.predict import Predictor
+from engine.infer.shard import Shard, shard_of
 
 ROOT = Path(__file__).resolve().parents[2]
 NUCLEI = ROOT / "resources" / "demo" / "nuclei"
@@ -110,7 +110,7 @@ def test_shards_write_the_same_bytes_as_one_process(disc_model, tmp_path: Path) 
 
 @pytest.fixture(scope="module")
 def model_file(disc_model, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.modelfile import save_model
+    from engine.nn.modelfile import save_model
 
     path = tmp_path_factory.mktemp("model") / "disc.dfss"
     save_model(disc_model, path)

@@ -15,12 +15,12 @@ from conftest import FAST, run
 from PIL import Image
 from synthetic import make_set
 
-from engine.labels import NOT_PAINTED, apply_ignore_value, training_mask
-from engine.losses import dice_loss, focal_loss
-from engine.metrics import IoUAccumulator
-from engine.model import ClassInfo
-from engine.teacher import MaskAttentionTeacher
-from engine.train import learn
+from engine.io.labels import NOT_PAINTED, apply_ignore_value, training_mask
+from engine.learning.losses import dice_loss, focal_loss
+from engine.learning.metrics import IoUAccumulator
+from engine.nn.model import ClassInfo
+from engine.nn.teacher import MaskAttentionTeacher
+from engine.learning.train import learn
 
 
 def scribbles(mask: np.ndarray, rng: np.random.Generator, strokes: int = 3) -> np.ndarray:
@@ -69,7 +69,7 @@ def test_losses_of_complete_masks_are_unchanged_by_the_sparse_path() -> None:
 def test_teacher_ignores_unpainted_support_pixels() -> None:
     """What the support shows where nobody painted barely moves the teacher's output; with
     everything painted the weights change nothing."""
-    from engine.backbones import build_backbone
+    from engine.nn.backbones import build_backbone
 
     taps = build_backbone("efficientnet_lite0").taps
     teacher = MaskAttentionTeacher(taps, heads=8, dropout=0.0).eval()
@@ -107,7 +107,7 @@ def test_a_class_learned_from_scribbles_only() -> None:
     _, model = run(learn(images, sparse, [ClassInfo(1, "disc", (255, 0, 0))], cfg))
     test_images, test_masks = make_set(100, 6)
     acc = IoUAccumulator(1)
-    from engine.predict import Predictor
+    from engine.infer.predict import Predictor
 
     predictor = Predictor(model)
     for im, m in zip(test_images, test_masks):
@@ -162,7 +162,7 @@ def test_cli_learn_with_ignore_value(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "3 with unpainted pixels" in proc.stderr
-    from engine.modelfile import load_model
+    from engine.nn.modelfile import load_model
 
     model = load_model(out)
     assert [c.id for c in model.classes] == [1]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.cli_commands import describe_loo
-from engine.verdict import coverage, verdict
+from engine.cli.commands import describe_loo
+from engine.learning.verdict import coverage, verdict
 
 
 def test_verdict_follows_the_estimate():

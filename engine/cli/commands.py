@@ -1,0 +1,87 @@
+"""Implementations of ``distillfss learn`` and ``eval`` (see :mod:`engine.cli`; ``label`` is
+in :mod:`engine.cli.label`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+
+from .common import EXIT_OK, CliError, run_learn, describe_loo
+from engine.io.images import list_images
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    """``distillfss learn``: pick supports, learn, save the model, print the LOO estimate."""
+    from engine.io.labels import is_sparse, num_classes
+    from engine.nn.model import DEFAULT_COLORS, ClassInfo
+    from engine.nn.modelfile import save_model
+    from engine.io.supports import choose_supports, load_supports
+    from engine.learning.train import LearnConfig, learn
+
+    ignore = getattr(args, "ignore_value", None)
+    if ignore is not None and not 0 <= ignore <= 255:
+        raise CliError("--ignore-value must be a pixel value 0..255")
+    paths = choose_supports(args.images, args.masks, args.shots, args.seed, args.support_list,
+                            ignore_value=ignore)
+    images, masks = load_supports(paths, args.masks, ignore_value=ignore)
+    n = num_classes(masks)
+    names = [s.strip() for s in args.class_names.split(",")] if args.class_names else []
+    if names and len(names) != n:
+        raise CliError(f"--class-names gives {len(names)} name(s) but the masks have {n} class(es)")
+    names = names or ([args.masks.name or "class1"] if n == 1 else [f"class{i}" for i in range(1, n + 1)])
+    classes = [ClassInfo(i + 1, nm, DEFAULT_COLORS[i % len(DEFAULT_COLORS)]) for i, nm in enumerate(names)]
+    cfg = LearnConfig(seed=args.seed, device=args.device)
+    if args.time_budget is not None:  # on every device (the GPU settings have their own)
+        cfg = replace(cfg, time_budget_s=args.time_budget,
+                      gpu=replace(cfg.gpu, time_budget_s=args.time_budget))
+    if args.max_steps is not None:  # on every device (the GPU settings have their own)
+        cfg = replace(cfg, max_steps=args.max_steps,
+                      gpu=replace(cfg.gpu, max_steps=args.max_steps))
+    if args.input_size is not None:
+        if args.input_size < 64 or args.input_size % 32:
+            raise CliError("--input-size must be a multiple of 32, at least 64")
+        # As given (crops are capped to it), not shrunk for large objects.
+        cfg = replace(cfg, input_size=args.input_size, object_scale=False)
+    if args.no_loo:
+        cfg = replace(cfg, loo_steps=0)
+    sparse = sum(is_sparse(m) for m in masks)
+    print(f"learning {', '.join(names)} from {len(paths)} image(s): "
+          f"{', '.join(p.name for p in paths)}"
+          + (f" ({sparse} with unpainted pixels, ignored)" if sparse else ""), file=sys.stderr)
+    model = run_learn(learn(images, masks, classes, cfg))
+    model.metadata["support_files"] = [p.name for p in paths]
+    save_model(model, args.out)
+    print(f"model saved to {args.out} ({model.metadata['steps']} steps, "
+          f"{model.metadata['train_seconds']:.1f} s)")
+    if model.metadata.get("stopped_by_time"):
+        print(f"warning: training hit the {model.metadata['train_settings']['time_budget_s']:.0f} s "
+              "safety limit before its "
+              f"{cfg.max_steps} steps; this model depends on the machine's speed "
+              "(raise --time-budget to train it fully)", file=sys.stderr)
+    print(describe_loo(model.metadata))
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """``distillfss eval``: per-class and mean foreground IoU over all images with a mask."""
+    from engine.io.images import read_image, read_mask
+    from engine.learning.metrics import IoUAccumulator
+    from engine.infer.predict import Predictor
+    from engine.io.supports import existing_folder, mask_for
+
+    existing_folder(args.masks, "masks")
+    predictor = Predictor.from_file(args.model, args.device, flip_average=args.flip_average)
+    pairs = [(p, mask_for(p, args.masks)) for p in list_images(args.images)]
+    pairs = [(p, m) for p, m in pairs if m is not None]
+    if not pairs:
+        raise CliError(f"no image in {args.images} has a mask in {args.masks}")
+    acc = IoUAccumulator(len(predictor.classes))
+    for p, m in pairs:
+        target = read_mask(m)
+        pred = predictor.predict(read_image(p)).labels
+        acc.add(pred, target)
+    for c, v in zip(predictor.classes, acc.per_class()):
+        print(f"{c.name:20s} IoU {v * 100:6.2f}")
+    print(f"{'mean':20s} IoU {acc.mean() * 100:6.2f}  ({len(pairs)} images)")
+    return EXIT_OK

@@ -1,0 +1,93 @@
+"""Losses of the DistillFSS objective (method.md §4.5) plus a soft Dice term.
+
+Target pixels equal to :data:`engine.io.labels.NOT_PAINTED` carry no label: focal and Dice
+skip them (zero gradient there).  With no such pixel the computation is exactly the one for
+complete masks.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from engine.io.labels import NOT_PAINTED
+
+
+def _painted(target: torch.Tensor) -> torch.Tensor | None:
+    """Bool map of labelled pixels, or None when every pixel is labelled."""
+    valid = target != NOT_PAINTED
+    return None if bool(valid.all()) else valid
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+    """Multi-class focal loss; ``logits (B, 1+N, H, W)``, ``target (B, H, W)`` long; mean over
+    the painted pixels (zero when none is painted)."""
+    valid = _painted(target)
+    if valid is None:
+        ce = F.cross_entropy(logits.float(), target, reduction="none")
+        pt = torch.exp(-ce)
+        return ((1 - pt) ** gamma * ce).mean()
+    ce = F.cross_entropy(logits.float(), target, reduction="none", ignore_index=NOT_PAINTED)
+    pt = torch.exp(-ce)
+    return ((1 - pt) ** gamma * ce).sum() / valid.sum().clamp(min=1)
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Soft Dice over the foreground classes, pooled over the batch (painted pixels only).
+
+    Not in the paper: added because focal alone under-segments classes covering < 2 % of the
+    image (cracks, tile defects), which is common for our users.
+    """
+    n = logits.shape[1]
+    probs = logits.float().softmax(1)[:, 1:]
+    valid = _painted(target)
+    if valid is not None:
+        target = torch.where(valid, target, torch.zeros_like(target))
+        probs = probs * valid.unsqueeze(1)
+    onehot = F.one_hot(target, n).permute(0, 3, 1, 2)[:, 1:].float()
+    inter = (probs * onehot).sum((0, 2, 3))
+    denom = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
+    return (1 - (2 * inter + 1) / (denom + 1)).mean()
+
+
+def coarse_mse(teacher: dict[int, torch.Tensor], student: dict[int, torch.Tensor]) -> torch.Tensor:
+    """Mean over strides of the element-mean MSE between teacher and student coarse maps.
+
+    Nothing is detached (as in the paper): the term also pulls the teacher towards the student.
+    """
+    return torch.stack([F.mse_loss(student[s].float(), teacher[s].float())
+                        for s in teacher]).mean()
+
+
+def affinity_loss(logits: torch.Tensor, images: torch.Tensor, radius: int = 2,
+                  sigma: float = 0.1, stride: int = 2) -> torch.Tensor:
+    """Neighbouring pixels of similar colour should get the same class (sparse labels).
+
+    With scribbles, the pixels between the strokes have no label, and the decoder's
+    smooth upsampling then draws soft, misplaced boundaries.  This term (a local "gated CRF"
+    / normalised-cut style regulariser, as used for scribble-supervised segmentation) asks
+    for the class distributions of pixels within ``radius`` (at ``stride``) to agree, weighted
+    by ``exp(-|rgb_i - rgb_j|^2 / 2 sigma^2)`` (colours in [0, 1]): boundaries move to colour
+    edges.  ``logits (B, 1+N, H, W)``, ``images (B, 3, H, W)`` uint8 of the same views.
+    """
+    probs = logits.float().softmax(1)
+    img = images.float() / 255.0
+    if stride > 1:
+        probs = F.avg_pool2d(probs, stride)
+        img = F.avg_pool2d(img, stride)
+    h, w = probs.shape[-2:]
+    total = probs.new_zeros(())
+    weight = probs.new_zeros(())
+    for dy in range(0, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dy == 0 and dx <= 0:
+                continue  # each unordered pair once
+            ya, yb = slice(0, h - dy), slice(dy, h)
+            xa, xb = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w),
+                                                                      slice(0, w + dx))
+            diff = ((img[..., ya, xa] - img[..., yb, xb]) ** 2).sum(1)
+            wgt = torch.exp(-diff / (2 * sigma * sigma))
+            agree = (probs[..., ya, xa] * probs[..., yb, xb]).sum(1)
+            total = total + (wgt * (1 - agree)).sum()
+            weight = weight + wgt.sum()
+    return total / weight.clamp(min=1e-6)
