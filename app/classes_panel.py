@@ -23,7 +23,8 @@ from PySide6.QtWidgets import (
 
 from app.actions import SCRIBBLE_HELP
 from app.layers import BACKGROUND_RGBA
-from engine.io.project import LabelClass, Project, ProjectError
+from engine.io.labels import ClassInfo
+from engine.io.project import Project, ProjectError
 
 
 def _swatch(color: tuple[int, int, int]) -> QIcon:
@@ -113,7 +114,7 @@ class ClassesPanel(QWidget):
         self.active_class_changed.emit(self.active_class)
 
     # -- editing (dialogs are skipped when the caller passes the value) ------------------
-    def add_class(self, name: str | None = None) -> LabelClass | None:
+    def add_class(self, name: str | None = None) -> ClassInfo | None:
         """Add a class (asks for the name when ``name`` is None) and select it."""
         if self.project is None:
             return None

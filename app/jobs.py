@@ -85,9 +85,9 @@ def learn_job(request: LearnRequest) -> Generator[Any, None, LearnResult]:
 
 
 def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
-    from engine.nn.model import ClassInfo
-    from engine.nn.modelfile import save_model
+    from engine.io.labels import ClassInfo
     from engine.learning.train import learn
+    from engine.nn.modelfile import save_model
 
     images, masks = [], []
     for i, (image_path, mask_path) in enumerate(request.supports):

@@ -63,8 +63,8 @@ def live_round_job(request: LiveRequest) -> Generator[Any, None, RoundDone]:
 
 
 def _round(request: LiveRequest) -> Generator[Any, None, RoundDone]:
+    from engine.io.labels import ClassInfo
     from engine.learning.live import live_round
-    from engine.nn.model import ClassInfo
     from engine.nn.modelfile import save_model
 
     images, masks = [], []

@@ -58,7 +58,7 @@ def _startup_error(exc: BaseException) -> None:
         print(text, file=sys.stderr)
     try:
         QMessageBox.critical(None, "DistillFSS Studio could not start", text)
-    except Exception:  # noqa: BLE001 - nothing else can be done without a GUI
+    except Exception:
         pass
 
 

@@ -20,14 +20,21 @@ import time
 from dataclasses import replace
 
 import numpy as np
-from common import (DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset,
-                    load_pairs, run_learn)
+from common import (
+    DATASETS,
+    DEFAULT_DATA,
+    binary_mask,
+    draw_supports,
+    load_dataset,
+    load_pairs,
+    run_learn,
+)
 
+from engine.infer.predict import Predictor
 from engine.io.images import read_image
 from engine.learning.metrics import IoUAccumulator
-from engine.nn.model import HeadConfig
-from engine.infer.predict import Predictor
 from engine.learning.train import LearnConfig
+from engine.nn.model import HeadConfig
 
 
 def main() -> None:

@@ -27,16 +27,25 @@ from pathlib import Path
 import numpy as np
 import torch
 from baselines import FeatureExtractor, FilterForest, LinearProbe
-from common import (DATASETS, DEFAULT_DATA, ROOT, binary_mask, draw_supports, load_dataset,
-                    load_pairs, markdown_table, run_learn)
-
-from engine.nn.device import choose_device, describe
+from common import (
+    DATASETS,
+    DEFAULT_DATA,
+    ROOT,
+    binary_mask,
+    draw_supports,
+    load_dataset,
+    load_pairs,
+    markdown_table,
+    run_learn,
+)
 from fewshot import TeacherPredictor
+
+from engine.infer.predict import Predictor
 from engine.io.images import read_image
 from engine.learning.metrics import IoUAccumulator
-from engine.nn.model import HeadConfig
-from engine.infer.predict import Predictor
 from engine.learning.train import LearnConfig, effective_config
+from engine.nn.device import choose_device, describe
+from engine.nn.model import HeadConfig
 
 BASELINES = ("probe", "forest")
 METHODS = (*BASELINES, "teacher", "student")

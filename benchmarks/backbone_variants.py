@@ -23,11 +23,11 @@ from common import markdown_table, quick_model, speed_set
 from speed import backbone_inputs, backbone_rate, rate
 from torch.nn import functional as F
 
+from engine.infer.batch import label_folder
+from engine.infer.predict import Predictor
+from engine.io.images import read_image
 from engine.nn.backbones import Backbone
 from engine.nn.backbones.efficientnet_lite import _MBConv
-from engine.infer.batch import label_folder
-from engine.io.images import read_image
-from engine.infer.predict import Predictor
 
 _ENGINE_FORWARD = _MBConv.forward
 

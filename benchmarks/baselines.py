@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from engine.infer.predict import finish_probs
+from engine.io.labels import NOT_PAINTED
 from engine.io.resize import pad_to_multiple, resize_image, resize_mask, working_size
 from engine.nn.backbones import build_backbone
-from engine.io.labels import NOT_PAINTED
-from engine.infer.predict import finish_probs
 
 TAPS = (2, 4, 10, 15)  # Lite0: last tap of strides 4, 8, 16, 32
 

@@ -26,9 +26,9 @@ import numpy as np
 from common import ROOT, markdown_table
 
 from engine.io.formats import Sample
+from engine.io.formats.coco import coco_annotation, export_coco
 from engine.io.formats.common import ClassBook, dump_json
 from engine.io.formats.geometry import instances
-from engine.io.formats.coco import coco_annotation, export_coco
 from engine.io.images import write_text_atomic
 
 CLASSES = {1: "disc", 2: "ring"}

@@ -13,7 +13,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.io.images import list_images, read_image, read_mask  # noqa: E402
+from engine.io.images import list_images, read_image, read_mask
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
 DATASETS = ("nuclei_dsb2018", "polyps_endotect2021", "magnetic_tile_defects", "cwfid_weeds",
@@ -93,7 +93,7 @@ def run_learn(images, masks, cfg):
     """Learn one foreground class from ``images`` / ``masks`` with ``LearnConfig`` ``cfg``,
     without progress output; returns the model."""
     from engine import fit
-    from engine.nn.model import ClassInfo
+    from engine.io.labels import ClassInfo
 
     return fit(images, masks, [ClassInfo(1, "fg")], cfg)
 

@@ -26,14 +26,24 @@ from pathlib import Path
 import numpy as np
 import torch
 from baselines import FilterForest
-from common import (DATASETS, DEFAULT_DATA, ROOT, binary_mask, draw_supports, load_dataset,
-                    load_pairs, markdown_table, median_time, run_learn)
+from common import (
+    DATASETS,
+    DEFAULT_DATA,
+    ROOT,
+    binary_mask,
+    draw_supports,
+    load_dataset,
+    load_pairs,
+    markdown_table,
+    median_time,
+    run_learn,
+)
 from scribbles import scribble
 
+from engine.infer.predict import Predictor
 from engine.io.images import read_image
 from engine.io.labels import NOT_PAINTED
 from engine.learning.metrics import IoUAccumulator
-from engine.infer.predict import Predictor
 from engine.learning.train import LearnConfig
 
 

@@ -4,15 +4,15 @@ support features are computed once, then each query attends over all K supports.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from engine.infer.predict import Prediction, check_image, finish_probs
 from engine.io.resize import resize_image, resize_mask
 from engine.nn.device import choose_device
 from engine.nn.model import SegModel
-from engine.infer.predict import Prediction, check_image, finish_probs
 
 
 class TeacherPredictor:

@@ -15,14 +15,22 @@ import time
 
 import numpy as np
 import torch
-from common import (DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset,
-                    load_pairs, markdown_table, run_learn)
+from common import (
+    DATASETS,
+    DEFAULT_DATA,
+    binary_mask,
+    draw_supports,
+    load_dataset,
+    load_pairs,
+    markdown_table,
+    run_learn,
+)
 
-from engine.nn.device import describe
+from engine.infer.predict import Predictor
 from engine.io.images import read_image
 from engine.learning.metrics import IoUAccumulator
-from engine.infer.predict import Predictor
 from engine.learning.train import LearnConfig
+from engine.nn.device import describe
 
 
 def main() -> None:

@@ -22,9 +22,10 @@ from dataclasses import replace
 
 from common import markdown_table, speed_set
 
-from engine.nn.device import choose_device, describe
-from engine.nn.model import ClassInfo, HeadConfig
+from engine.io.labels import ClassInfo
 from engine.learning.train import GpuSettings, LearnConfig, learn
+from engine.nn.device import choose_device, describe
+from engine.nn.model import HeadConfig
 
 
 def config_from(overrides: str, device: str) -> LearnConfig:

@@ -22,8 +22,8 @@ from pathlib import Path
 from common import markdown_table, quick_model, speed_set
 
 from engine.infer.batch import label_folder
-from engine.nn.device import describe
 from engine.infer.predict import Predictor
+from engine.nn.device import describe
 
 
 def rss_mib() -> float:

@@ -30,11 +30,11 @@ from common import (
     run_learn,
 )
 
-from engine.io.resize import working_size
-from engine.nn.device import choose_device, describe
-from engine.io.images import read_image
 from engine.infer.predict import Predictor
+from engine.io.images import read_image
+from engine.io.resize import working_size
 from engine.learning.train import LearnConfig
+from engine.nn.device import choose_device, describe
 
 
 def main() -> None:

@@ -24,12 +24,12 @@ import torch
 from common import markdown_table, quick_model, speed_set
 from torch.profiler import ProfilerActivity, profile
 
-from engine.io.resize import pad_to_multiple, resize_image, working_size
 from engine.infer.batch import label_folder
+from engine.infer.predict import Predictor, finish_probs, finish_probs_tensor
+from engine.io.images import read_image
+from engine.io.resize import pad_to_multiple, resize_image, working_size
 from engine.nn.device import describe
 from engine.nn.head import upsample
-from engine.io.images import read_image
-from engine.infer.predict import Predictor, finish_probs, finish_probs_tensor
 
 
 def stages(pr: Predictor, batches: list[list[np.ndarray]]) -> dict[str, float]:

@@ -27,9 +27,9 @@ import torch
 from common import DEFAULT_DATA, ROOT, markdown_table, quick_model, speed_set
 
 from engine.infer.batch import cores, label_folder
-from engine.nn.modelfile import save_model
 from engine.infer.predict import Predictor
 from engine.infer.ray_label import import_ray, label_with_ray
+from engine.nn.modelfile import save_model
 
 
 def timed(records) -> tuple[float, float, int]:

@@ -26,9 +26,9 @@ from common import DEFAULT_DATA, binary_mask, load_dataset, markdown_table, quic
 from PIL import Image
 
 from engine.infer.batch import label_folder
-from engine.nn.device import describe
-from engine.io.images import read_image, read_image_reduced, read_mask
 from engine.infer.predict import Predictor
+from engine.io.images import read_image, read_image_reduced, read_mask
+from engine.nn.device import describe
 
 SIZE = (4032, 3010)  # (w, h) of the made photos
 

@@ -33,8 +33,8 @@ from common import (
     run_learn,
 )
 
-from engine.io.images import read_image
 from engine.infer.predict import Predictor
+from engine.io.images import read_image
 from engine.learning.train import LearnConfig
 
 

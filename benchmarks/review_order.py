@@ -27,8 +27,8 @@ from common import (
     run_learn,
 )
 
-from engine.io.images import read_image
 from engine.infer.predict import Predictor
+from engine.io.images import read_image
 from engine.learning.train import LearnConfig
 
 SCORES = {"whole-image mean": "mean_confidence", "confidence_score (now)": "confidence_score"}

@@ -40,16 +40,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import DEFAULT_DATA, ROOT, binary_mask, markdown_table, quick_model, speed_set
-
-from engine.io.resize import pad_to_multiple, resize_image, working_size
-from engine.infer.batch import default_threads, label_folder
-from engine.nn.device import autocast_dtype, choose_device, describe
 from fewshot import TeacherPredictor
+
+from engine.infer.batch import default_threads, label_folder
 from engine.infer.graphs import GraphCache
-from engine.io.images import read_image
-from engine.nn.model import ClassInfo
 from engine.infer.predict import Predictor
+from engine.io.images import read_image
+from engine.io.labels import ClassInfo
+from engine.io.resize import pad_to_multiple, resize_image, working_size
 from engine.learning.train import LearnConfig, learn
+from engine.nn.device import autocast_dtype, choose_device, describe
 
 
 def peak_mib() -> float:
@@ -111,15 +111,34 @@ def backbone_rate(predictor: Predictor, tensors: list[torch.Tensor],
     return sum(len(x) for x in tensors) / (time.perf_counter() - t)
 
 
+# Where the modules that ``engine/batch.py`` imported before the engine was split in layers
+# live now: a revision from before that reads them from here.
+_FLAT_IMPORTS = {"from .io import": "from engine.io.images import",
+                 "from .outputs import": "from engine.io.outputs import",
+                 "from .predict import": "from engine.infer.predict import",
+                 "from .shard import": "from engine.infer.shard import"}
+
+
 def baseline_label_folder(ref: str):
-    """``label_folder`` of ``engine/infer/batch.py`` at git revision ``ref``."""
-    src = subprocess.run(["git", "show", f"{ref}:engine/infer/batch.py"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
-    name = "engine._batch_baseline"
+    """``label_folder`` of ``engine/infer/batch.py`` (``engine/batch.py`` before the engine
+    was split in layers) at git revision ``ref``, importing today's other modules."""
+    for path, package in (("engine/infer/batch.py", "engine.infer"), ("engine/batch.py", None)):
+        proc = subprocess.run(["git", "show", f"{ref}:{path}"], cwd=ROOT, check=False,
+                              capture_output=True, text=True)
+        if proc.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"no engine batch module at {ref}")
+    src = proc.stdout
+    if package is None:
+        for before, after in _FLAT_IMPORTS.items():
+            src = src.replace(before, after)
+        package = "engine.infer"
+    name = "engine.infer.batch_baseline"
     mod = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader=None))
-    mod.__package__ = "engine"  # its relative imports resolve in today's engine
+    mod.__package__ = package  # its relative imports resolve in today's engine
     sys.modules[name] = mod
-    exec(compile(src, f"{ref}:engine/infer/batch.py", "exec"), mod.__dict__)  # noqa: S102 - our own past code
+    exec(compile(src, f"{ref}:{path}", "exec"), mod.__dict__)  # noqa: S102 - the baseline's code
     return mod.label_folder
 
 

@@ -13,12 +13,19 @@ import argparse
 import time
 
 import numpy as np
-from common import (DATASETS, DEFAULT_DATA, binary_mask, draw_supports, load_dataset,
-                    load_pairs, run_learn)
+from common import (
+    DATASETS,
+    DEFAULT_DATA,
+    binary_mask,
+    draw_supports,
+    load_dataset,
+    load_pairs,
+    run_learn,
+)
 
+from engine.infer.predict import Predictor
 from engine.io.images import read_image
 from engine.learning.metrics import IoUAccumulator
-from engine.infer.predict import Predictor
 from engine.learning.train import LearnConfig
 
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

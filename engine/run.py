@@ -6,7 +6,8 @@ their result; these helpers spare every caller the hand-written ``StopIteration`
 
 from __future__ import annotations
 
-from typing import Any, Callable, Generator, Sequence, TypeVar
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 

@@ -7,17 +7,17 @@ import argparse
 import sys
 from dataclasses import replace
 
-from .common import EXIT_OK, CliError, run_learn, describe_loo
 from engine.io.images import list_images
+
+from .common import EXIT_OK, CliError, describe_loo, run_learn
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
     """``distillfss learn``: pick supports, learn, save the model, print the LOO estimate."""
-    from engine.io.labels import is_sparse, num_classes
-    from engine.nn.model import DEFAULT_COLORS, ClassInfo
-    from engine.nn.modelfile import save_model
+    from engine.io.labels import ClassInfo, default_color, is_sparse, num_classes
     from engine.io.supports import choose_supports, load_supports
     from engine.learning.train import LearnConfig, learn
+    from engine.nn.modelfile import save_model
 
     ignore = getattr(args, "ignore_value", None)
     if ignore is not None and not 0 <= ignore <= 255:
@@ -30,7 +30,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
     if names and len(names) != n:
         raise CliError(f"--class-names gives {len(names)} name(s) but the masks have {n} class(es)")
     names = names or ([args.masks.name or "class1"] if n == 1 else [f"class{i}" for i in range(1, n + 1)])
-    classes = [ClassInfo(i + 1, nm, DEFAULT_COLORS[i % len(DEFAULT_COLORS)]) for i, nm in enumerate(names)]
+    classes = [ClassInfo(i + 1, nm, default_color(i + 1)) for i, nm in enumerate(names)]
     cfg = LearnConfig(seed=args.seed, device=args.device)
     if args.time_budget is not None:  # on every device (the GPU settings have their own)
         cfg = replace(cfg, time_budget_s=args.time_budget,
@@ -65,10 +65,10 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """``distillfss eval``: per-class and mean foreground IoU over all images with a mask."""
-    from engine.io.images import read_image, read_mask
-    from engine.learning.metrics import IoUAccumulator
     from engine.infer.predict import Predictor
+    from engine.io.images import read_image, read_mask
     from engine.io.supports import existing_folder, mask_for
+    from engine.learning.metrics import IoUAccumulator
 
     existing_folder(args.masks, "masks")
     predictor = Predictor.from_file(args.model, args.device, flip_average=args.flip_average)

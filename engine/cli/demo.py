@@ -30,13 +30,14 @@ def spread_indices(n: int, k: int) -> list[int]:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo; prints support choice, LOO estimate, test IoU and timings."""
     from engine.infer.batch import label_folder
-    from .common import describe_loo, run_learn
-    from engine.learning.metrics import IoUAccumulator
-    from engine.nn.model import ClassInfo
-    from engine.nn.modelfile import save_model
     from engine.infer.predict import Predictor
+    from engine.io.labels import ClassInfo
     from engine.io.resources import demo_dir
+    from engine.learning.metrics import IoUAccumulator
     from engine.learning.train import LearnConfig, learn
+    from engine.nn.modelfile import save_model
+
+    from .common import describe_loo, run_learn
 
     root = demo_dir()
     paths = list_images(root / "images")

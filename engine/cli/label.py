@@ -8,8 +8,9 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from .common import EXIT_OK, EXIT_SKIPPED, CliError, progress_bar
 from engine.io.images import display_name, list_images
+
+from .common import EXIT_OK, EXIT_SKIPPED, CliError, progress_bar
 
 
 def cmd_label(args: argparse.Namespace) -> int:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from engine import __version__
+
 from .common import EXIT_CANCELLED, EXIT_ERROR, FLIP_HELP, CliError
 
 #: Opens the desktop app on an optional folder and returns the exit code; the app passes it

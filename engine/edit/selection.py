@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .document import Region, line_footprint
 from engine.io.labels import BACKGROUND, NOT_PAINTED
+
+from .document import Region, line_footprint
 
 Selection = tuple[Region, np.ndarray]
 

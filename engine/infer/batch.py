@@ -37,6 +37,7 @@ from engine.io.outputs import (
     output_names,
     read_done,
 )
+
 from .predict import Predictor
 from .shard import Shard
 

@@ -13,19 +13,21 @@ import copy
 import functools
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from engine.io.labels import ClassInfo
 from engine.io.resize import pad_to_multiple, resize_image, working_size
 from engine.nn.device import autocast_dtype, choose_device
-from .graphs import GraphCache
 from engine.nn.head import upsample
-from engine.nn.model import ClassInfo, SegModel
+from engine.nn.model import SegModel
+
+from .graphs import GraphCache
 
 UNSURE = 0.8  # confidence below this marks a pixel the model is unsure of (p in (0.2, 0.8))
 
@@ -114,7 +116,7 @@ class Predictor:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, device: str | None = None, *,
-                  flip_average: bool = False) -> "Predictor":
+                  flip_average: bool = False) -> Predictor:
         """Load a model file (see :mod:`engine.nn.modelfile`) and wrap it."""
         from engine.nn.modelfile import load_model
 

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .batch import LabelProgress, read_for_prediction, LabelStats, default_threads
 from engine.io.outputs import OutputWriter, done_file_name, output_names, read_done
+
+from .batch import LabelProgress, LabelStats, default_threads, read_for_prediction
 
 RAY_HINT = "pip install distillfss-studio[ray]"
 

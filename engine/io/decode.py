@@ -226,7 +226,7 @@ class _UsePillow(Exception):
     pass
 
 
-def _page_array(page) -> np.ndarray:  # noqa: ANN001 - tifffile.TiffPage
+def _page_array(page) -> np.ndarray:
     arr = page.asarray()
     axes = page.axes
     while arr.ndim > 3 or (arr.ndim == 3 and "S" not in axes):

@@ -42,8 +42,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import decode
-from .paths import display_name
 from .decode import MAX_IMAGE_PIXELS, STRETCH_PERCENTILES, MultiPageWarning
+from .paths import display_name
 
 __all__ = [
     "IMAGE_SUFFIXES", "MAX_IMAGE_PIXELS", "STRETCH_PERCENTILES", "ImageReadError",

@@ -15,9 +15,41 @@ pixels are ignored.  :func:`training_mask` applies that rule.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 NOT_PAINTED = 255
+
+#: The default class colours (RGB) by class id 1, 2, ... (cycled): new project classes,
+#: classes learned without colours, and label formats that carry no colour.
+DEFAULT_COLORS: tuple[tuple[int, int, int], ...] = (
+    (255, 64, 64), (64, 160, 255), (80, 220, 100), (255, 200, 40),
+    (200, 90, 255), (0, 220, 220), (255, 120, 200), (160, 120, 60),
+)
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """A foreground class: ``id`` (1..N, the value in label maps), ``name``, ``color`` (RGB).
+
+    One record for a class wherever it appears: the project's classes, a model's classes and
+    the classes of a label format.
+    """
+
+    id: int
+    name: str
+    color: tuple[int, int, int] = (255, 0, 0)
+
+
+def default_color(class_id: int) -> tuple[int, int, int]:
+    """The default colour of class ``class_id`` (1-based) from :data:`DEFAULT_COLORS`."""
+    return DEFAULT_COLORS[(class_id - 1) % len(DEFAULT_COLORS)]
+
+
+def default_classes(n: int) -> list[ClassInfo]:
+    """``n`` classes named ``class1..classN`` with distinct colours."""
+    return [ClassInfo(i, f"class{i}", default_color(i)) for i in range(1, n + 1)]
 BACKGROUND = 0
 MAX_CLASSES = NOT_PAINTED - 1
 

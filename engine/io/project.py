@@ -24,7 +24,6 @@ import contextlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -32,17 +31,11 @@ from typing import Any
 import numpy as np
 
 from .images import ImageReadError, atomic_write, list_images, read_mask, write_png_atomic
-from .labels import NOT_PAINTED
+from .labels import NOT_PAINTED, ClassInfo, default_color
 from .lockfile import acquire_lock
 
 SCHEMA_VERSION = 1
 PROJECT_DIRNAME = ".distillfss"
-DEFAULT_COLORS: tuple[tuple[int, int, int], ...] = (
-    (255, 64, 64), (64, 160, 255), (80, 220, 100), (255, 200, 40),
-    (200, 90, 255), (0, 220, 220), (255, 120, 200), (160, 120, 60),
-)
-
-
 class ImageState(str, Enum):
     """Where one image stands: nothing yet, painted support, model output, human-checked."""
 
@@ -50,15 +43,6 @@ class ImageState(str, Enum):
     SUPPORT = "support"
     PREDICTED = "predicted"
     REVIEWED = "reviewed"
-
-
-@dataclass(frozen=True)
-class LabelClass:
-    """A class of the project: ``id`` in 1..C (0 is background), a name and an RGB colour."""
-
-    id: int
-    name: str
-    color: tuple[int, int, int]
 
 
 class ProjectError(RuntimeError):
@@ -81,7 +65,7 @@ class Project:
         self.root = root
         self.read_only = read_only
         self.warnings: list[str] = []
-        self.classes: list[LabelClass] = []
+        self.classes: list[ClassInfo] = []
         self.active_model: str | None = None  # file name inside models/
         self.model_info: dict[str, Any] = {}  # summary of the active model (LOO IoU, ...)
         self._images: dict[str, dict[str, Any]] = {}
@@ -166,7 +150,7 @@ class Project:
     def _apply(self, data: dict[str, Any]) -> None:
         """Take the contents of a parsed project.json; ValueError when it is malformed."""
         try:
-            classes = [LabelClass(int(c["id"]), str(c["name"]),
+            classes = [ClassInfo(int(c["id"]), str(c["name"]),
                                   (int(c["color"][0]), int(c["color"][1]), int(c["color"][2])))
                        for c in data.get("classes", [])]
             images = {str(k): dict(v) for k, v in data.get("images", {}).items()}
@@ -207,13 +191,13 @@ class Project:
             raise ProjectReadOnlyError("this project is open read-only")
 
     # -- classes ------------------------------------------------------------------------
-    def add_class(self, name: str, color: tuple[int, int, int] | None = None) -> LabelClass:
+    def add_class(self, name: str, color: tuple[int, int, int] | None = None) -> ClassInfo:
         """Add a class with the next id; the colour defaults to a distinct palette colour."""
         self._check_writable()
         new_id = len(self.classes) + 1
         if color is None:
-            color = DEFAULT_COLORS[(new_id - 1) % len(DEFAULT_COLORS)]
-        cls = LabelClass(new_id, name.strip() or f"class {new_id}", tuple(color))  # type: ignore[arg-type]
+            color = default_color(new_id)
+        cls = ClassInfo(new_id, name.strip() or f"class {new_id}", tuple(color))  # type: ignore[arg-type]
         self.classes.append(cls)
         try:
             self.save()
@@ -235,7 +219,7 @@ class Project:
         old = self.class_by_id(class_id)
         values = {"id": old.id, "name": old.name, "color": old.color, **changes}
         index = self.classes.index(old)
-        self.classes[index] = LabelClass(**values)
+        self.classes[index] = ClassInfo(**values)
         try:
             self.save()
         except BaseException:  # not saved: not changed
@@ -276,12 +260,12 @@ class Project:
             raise
         for tmp, png in staged:
             os.replace(tmp, png)
-        self.classes = [c if c.id < class_id else LabelClass(c.id - 1, c.name, c.color)
+        self.classes = [c if c.id < class_id else ClassInfo(c.id - 1, c.name, c.color)
                         for c in self.classes if c != old]
         self.save()
         return unreadable
 
-    def class_by_id(self, class_id: int) -> LabelClass:
+    def class_by_id(self, class_id: int) -> ClassInfo:
         """Return the class with ``class_id``; raises KeyError when there is none."""
         for c in self.classes:
             if c.id == class_id:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from engine.io.labels import has_painting, num_classes
-from engine.nn.model import ClassInfo
+from engine.io.labels import ClassInfo, has_painting, num_classes
 
 
 def check_support_set(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],

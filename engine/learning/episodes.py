@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .features import FeatureBank
 from engine.io.labels import NOT_PAINTED
+
+from .features import FeatureBank
 
 
 @dataclass

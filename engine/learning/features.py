@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
+from engine.io.labels import NOT_PAINTED
 from engine.io.resize import pad_to_multiple, resize_image, resize_mask, working_size
+from engine.nn.model import SegModel
 
 from .augment import augmented_view, plain_view
-from engine.io.labels import NOT_PAINTED
-from engine.nn.model import SegModel
 
 
 @dataclass

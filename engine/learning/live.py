@@ -15,7 +15,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from engine.nn.model import ClassInfo, SegModel
+from engine.io.labels import ClassInfo
+from engine.nn.model import SegModel
+
 from .train import LearnConfig, LearnProgress, learn
 
 ROUND_STEPS = 30

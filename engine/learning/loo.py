@@ -8,9 +8,10 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from engine.nn.model import SegModel
+
 from .features import full_view_tensor, to_working
 from .metrics import IoUAccumulator
-from engine.nn.model import SegModel
 from .steps import fit_steps
 
 

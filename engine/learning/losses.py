@@ -78,7 +78,7 @@ def affinity_loss(logits: torch.Tensor, images: torch.Tensor, radius: int = 2,
     h, w = probs.shape[-2:]
     total = probs.new_zeros(())
     weight = probs.new_zeros(())
-    for dy in range(0, radius + 1):
+    for dy in range(radius + 1):
         for dx in range(-radius, radius + 1):
             if dy == 0 and dx <= 0:
                 continue  # each unordered pair once

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
-from engine.io.resize import resize_mask, working_size
 from engine.io.labels import class_pixels
+from engine.io.resize import resize_mask, working_size
 
 
 def median_object_diameter(masks: Sequence[np.ndarray], long_side: int) -> float | None:

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Generator
+from collections.abc import Generator
 
 import numpy as np
 import torch
 
+from engine.io.labels import NOT_PAINTED
 from engine.nn.device import autocast_dtype
+from engine.nn.head import merge_binary_logits, upsample
+from engine.nn.model import SegModel, trainable_parameters
+from engine.nn.pixel import combine
+
+from .config import LearnConfig, LearnProgress
 from .episodes import gather, query_responses, query_views, sample_episodes, support_painted
 from .features import FeatureBank
-from engine.nn.head import merge_binary_logits, upsample
-from engine.io.labels import NOT_PAINTED
-from .config import LearnConfig, LearnProgress
 from .losses import affinity_loss, coarse_mse, dice_loss, focal_loss
-from engine.nn.model import SegModel, trainable_parameters
 from .optim import AdamW
-from engine.nn.pixel import combine
 
 
 def fit_steps(model: SegModel, bank: FeatureBank, image_ids: list[int], present: np.ndarray,

@@ -29,20 +29,21 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, replace
-from typing import Generator, Sequence
 
 import numpy as np
 import torch
 
 from engine import __version__
-from .checks import check_support_set
+from engine.io.labels import ClassInfo, class_pixels, default_classes, num_classes
 from engine.nn.device import choose_device, describe
-from .features import build_bank, to_working
-from engine.io.labels import class_pixels, num_classes
+from engine.nn.model import SegModel
+
+from .checks import check_support_set
 from .config import GpuSettings, LearnConfig, LearnProgress, effective_config
+from .features import build_bank, to_working
 from .loo import loo_estimate
-from engine.nn.model import ClassInfo, SegModel, default_classes
 from .scale import object_scaled_size
 from .steps import fit_steps
 

@@ -15,31 +15,13 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from engine.io.labels import ClassInfo, default_classes
+
 from .backbones import Backbone, TapSpec, build_backbone
 from .head import SharedHead
 from .pixel import PixelPaths, combine
 from .student import ConvDistStudent
 from .teacher import MaskAttentionTeacher
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    """A foreground class: ``id`` (1..N, the value in label maps), ``name``, ``color`` (RGB)."""
-
-    id: int
-    name: str
-    color: tuple[int, int, int] = (255, 0, 0)
-
-
-DEFAULT_COLORS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-                  (145, 30, 180), (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212))
-
-
-def default_classes(n: int) -> list[ClassInfo]:
-    """``n`` classes named ``class1..classN`` with distinct colours."""
-    return [ClassInfo(i, f"class{i}", DEFAULT_COLORS[(i - 1) % len(DEFAULT_COLORS)])
-            for i in range(1, n + 1)]
-
 
 PATHS = ("filters+probe", "filters", "probe", "none")
 
@@ -97,7 +79,7 @@ class SegModel(nn.Module):
         """Number of foreground classes N."""
         return len(self.classes)
 
-    def match_layout(self, device: torch.device) -> "SegModel":
+    def match_layout(self, device: torch.device) -> SegModel:
         """Put the trainable parts' conv weights in the layout that is fastest on ``device``.
 
         On a CPU, channels-last (the backbone's taps already are, see

@@ -19,7 +19,9 @@ import os
 from pathlib import Path
 
 from engine.io.images import atomic_write
-from .model import ClassInfo, HeadConfig, SegModel
+from engine.io.labels import ClassInfo
+
+from .model import HeadConfig, SegModel
 
 FORMAT = "distillfss-model"
 FORMAT_VERSION = 1

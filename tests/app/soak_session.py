@@ -21,12 +21,12 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from app_helpers import send_event  # noqa: E402
-from PySide6.QtCore import QObject, QPointF, QThreadPool, Signal  # noqa: E402
-from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from app_helpers import send_event
+from PySide6.QtCore import QObject, QPointF, QThreadPool, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
 
-from app.main_window import MainWindow  # noqa: E402
+from app.main_window import MainWindow
 
 Move = QMouseEvent.Type.MouseMove
 

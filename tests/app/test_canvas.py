@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 import pytest
-from app_helpers import send_event, drag
+from app_helpers import drag, send_event
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication

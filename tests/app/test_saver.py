@@ -13,7 +13,6 @@ import app.saver as saver_module
 from app.saver import Saver
 from engine.io.project import Project
 
-
 SHAPE = (96, 128)
 
 

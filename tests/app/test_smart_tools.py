@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from app_helpers import send_event, drag, make_folder, open_window
+from app_helpers import drag, make_folder, open_window, send_event
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QToolBar

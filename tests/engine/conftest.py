@@ -9,10 +9,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synthetic import make_set  # noqa: E402
+from synthetic import make_set
 
-from engine.nn.model import ClassInfo  # noqa: E402
-from engine.learning.train import LearnConfig, learn  # noqa: E402
+from engine.io.labels import ClassInfo
+from engine.learning.train import LearnConfig, learn
 
 FAST = LearnConfig(input_size=128, crop=96, total_views=20, max_steps=60, time_budget_s=None,
                    loo_steps=0, min_steps=10**6)

@@ -23,14 +23,14 @@ def test_import_engine_does_not_import_torch():
 
 
 def test_lazy_names_resolve_to_the_engine_objects():
-    from engine.nn.modelfile import load_model
     from engine.infer.predict import Predictor
     from engine.learning.train import learn
+    from engine.nn.modelfile import load_model
 
     assert engine.learn is learn and engine.Predictor is Predictor
     assert engine.load_model is load_model
     with pytest.raises(AttributeError):
-        engine.no_such_name  # noqa: B018
+        engine.no_such_name
 
 
 def test_drive_passes_records_and_returns_the_value():
@@ -64,11 +64,11 @@ def test_drive_closes_the_generator_when_the_callback_cancels():
 def test_readme_quickstart_runs(tmp_path, monkeypatch):
     """The README's Python quickstart, run as written on the bundled demo images."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```python\n(.*?)```", text, re.S)
+    block = re.search(r"```python\n(.*?)```", text, re.DOTALL)
     assert block, "README has no python quickstart"
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(block.group(1), "README quickstart", "exec"), namespace)  # noqa: S102
+    exec(compile(block.group(1), "README quickstart", "exec"), namespace)
     labels = namespace["labels"]
     assert labels.dtype == np.uint8 and labels.max() >= 1
     assert (tmp_path / "nuclei.dfss").is_file()

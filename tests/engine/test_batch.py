@@ -12,8 +12,8 @@ from PIL import Image
 from synthetic import make_sample
 
 from engine.infer.batch import DONE_FILE, BatchWriteError, label_folder
-from engine.io.images import read_mask
 from engine.infer.predict import Predictor
+from engine.io.images import read_mask
 
 
 def _folder(tmp_path, n=6):

@@ -16,12 +16,12 @@ from PIL import Image
 from synthetic import make_sample, make_set
 
 from engine.infer.batch import label_folder
-from engine.io.images import read_mask
-from engine.learning.metrics import IoUAccumulator
-from engine.nn.model import ClassInfo
-from engine.nn.modelfile import load_model, save_model
 from engine.infer.predict import Predictor
+from engine.io.images import read_mask
+from engine.io.labels import ClassInfo
+from engine.learning.metrics import IoUAccumulator
 from engine.learning.train import GpuSettings, learn
+from engine.nn.modelfile import load_model, save_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU")
 

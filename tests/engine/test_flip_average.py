@@ -8,13 +8,13 @@ import pytest
 from PIL import Image
 from synthetic import make_sample
 
-from engine.io.resize import pad_to_multiple, resize_image
-from engine.infer.batch import label_folder
 from engine.cli.main import main
+from engine.infer.batch import label_folder
+from engine.infer.predict import Predictor
 from engine.io.images import read_mask
+from engine.io.resize import pad_to_multiple, resize_image
 from engine.learning.metrics import IoUAccumulator
 from engine.nn.modelfile import save_model
-from engine.infer.predict import Predictor
 
 
 def _fg(pred) -> np.ndarray:

@@ -310,8 +310,8 @@ def test_cli_export_without_project_fails_cleanly(tmp_path: Path,
 
 def test_count_instances_and_write_format_reports_each_sample(tmp_path: Path) -> None:
     from engine.io.formats import count_instances
-    from engine.io.formats.geometry import instances
     from engine.io.formats.cli import write_format
+    from engine.io.formats.geometry import instances
     from engine.io.images import write_png_atomic
 
     labels = np.zeros((40, 50), np.uint8)
@@ -332,8 +332,8 @@ def test_count_instances_and_write_format_reports_each_sample(tmp_path: Path) ->
 
 def _coco_in_memory(samples: list[Sample], classes, segmentation: str) -> str:
     """The COCO writer before it streamed: the whole document in memory, one json.dumps."""
-    from engine.io.formats.common import ClassBook, dump_json
     from engine.io.formats.coco import coco_annotation
+    from engine.io.formats.common import ClassBook, dump_json
 
     book = ClassBook(classes)
     images, annotations = [], []

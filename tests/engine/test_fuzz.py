@@ -19,6 +19,7 @@ import pytest
 import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from odd_files import gradient_rgb
 from PIL import Image
 
 from engine.io.formats import FormatError, import_coco, import_labelme, import_yolo
@@ -30,7 +31,6 @@ from engine.io.images import (
     read_image_size,
     read_mask,
 )
-from odd_files import gradient_rgb
 
 FUZZ = settings(max_examples=int(os.environ.get("DISTILLFSS_FUZZ_EXAMPLES", "60")), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from odd_files import H, W, gradient_rgb, make_big_jpeg, make_odd_folder
 from PIL import Image
 
 from engine.io import images as io
@@ -25,7 +26,6 @@ from engine.io.images import (
     read_mask,
     write_png_atomic,
 )
-from odd_files import H, W, gradient_rgb, make_big_jpeg, make_odd_folder
 
 DATASETS = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 

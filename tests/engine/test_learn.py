@@ -11,9 +11,9 @@ import torch
 from conftest import FAST, run
 from synthetic import make_set
 
-from engine.learning.metrics import IoUAccumulator
-from engine.nn.model import ClassInfo
 from engine.infer.predict import Predictor
+from engine.io.labels import ClassInfo
+from engine.learning.metrics import IoUAccumulator
 from engine.learning.train import GpuSettings, LearnConfig, LearnProgress, effective_config, learn
 
 

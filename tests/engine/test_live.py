@@ -11,8 +11,8 @@ from conftest import FAST, run
 from synthetic import make_set
 from test_sparse import scribbles
 
+from engine.io.labels import ClassInfo
 from engine.learning.live import live_round
-from engine.nn.model import ClassInfo
 from engine.learning.train import learn
 
 DISC = [ClassInfo(1, "disc", (255, 0, 0))]

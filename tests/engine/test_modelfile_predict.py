@@ -9,9 +9,9 @@ import pytest
 import torch
 from synthetic import make_sample
 
+from engine.infer.predict import Prediction, Predictor
 from engine.learning.metrics import IoUAccumulator
 from engine.nn.modelfile import ModelFileError, load_model, read_header, save_model
-from engine.infer.predict import Prediction, Predictor
 
 
 def test_model_file_round_trip(disc_model, tmp_path):
@@ -163,7 +163,8 @@ def test_model_file_from_engine_0_1_loads_with_its_concat_decoder(tmp_path):
     (nor ``pixel_paths``: no pixel paths)."""
     from safetensors.torch import load_file, save_file
 
-    from engine.nn.model import ClassInfo, HeadConfig, SegModel
+    from engine.io.labels import ClassInfo
+    from engine.nn.model import HeadConfig, SegModel
 
     old = SegModel([ClassInfo(1, "disc")], HeadConfig(skip_convs="concat", pixel_paths="none"),
                    metadata={"input_size": 128})

@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from engine.nn.model import ClassInfo, HeadConfig, SegModel
+from engine.io.labels import ClassInfo
+from engine.nn.model import HeadConfig, SegModel
 from engine.nn.modelfile import load_model, save_model
 from engine.nn.pixel import SIGMAS, FilterBank
 

@@ -13,9 +13,9 @@ from PIL import Image
 from synthetic import make_sample
 
 from engine.infer.batch import label_folder
-from engine.io.outputs import done_logs
 from engine.infer.predict import Predictor
 from engine.infer.ray_label import RAY_HINT, RayUnavailable, import_ray
+from engine.io.outputs import done_logs
 
 
 def test_missing_ray_says_how_to_install_it(monkeypatch) -> None:
@@ -39,8 +39,8 @@ def local_ray():
 
 def test_ray_outputs_are_identical_to_one_process_and_resume(disc_model, local_ray,
                                                               tmp_path: Path) -> None:
-    from engine.nn.modelfile import save_model
     from engine.infer.ray_label import label_with_ray
+    from engine.nn.modelfile import save_model
 
     rng = np.random.default_rng(11)
     inp = tmp_path / "in"

@@ -13,8 +13,8 @@ from synthetic import make_sample
 
 import engine.infer.batch as batch_module
 from engine.infer.batch import label_folder
-from engine.io.images import read_image, read_image_reduced, read_mask
 from engine.infer.predict import Predictor
+from engine.io.images import read_image, read_image_reduced, read_mask
 
 
 def _photo(h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

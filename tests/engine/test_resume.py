@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from odd_files import make_odd_folder
 
 from engine.io.images import display_name, read_image, read_mask
-from odd_files import make_odd_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 # the bundled CC0 demo images: always present, so these tests run in CI too
@@ -26,8 +26,8 @@ pytestmark = [pytest.mark.slow]
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A model learned in a few seconds from 2 nuclei images (accuracy does not matter here)."""
-    from engine.nn.modelfile import save_model
     from engine.learning.train import LearnConfig, learn
+    from engine.nn.modelfile import save_model
 
     pairs = sorted((NUCLEI / "images").glob("*.png"))[:2]
     images = [read_image(p) for p in pairs]

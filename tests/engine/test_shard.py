@@ -16,12 +16,12 @@ import pytest
 from PIL import Image
 from synthetic import make_sample
 
-from engine.infer.batch import label_folder
 from engine.cli.main import main
-from engine.io.images import read_image, read_mask
-from engine.io.outputs import done_file_name, done_logs, read_done
+from engine.infer.batch import label_folder
 from engine.infer.predict import Predictor
 from engine.infer.shard import Shard, shard_of
+from engine.io.images import read_image, read_mask
+from engine.io.outputs import done_file_name, done_logs, read_done
 
 ROOT = Path(__file__).resolve().parents[2]
 NUCLEI = ROOT / "resources" / "demo" / "nuclei"

@@ -15,12 +15,11 @@ from conftest import FAST, run
 from PIL import Image
 from synthetic import make_set
 
-from engine.io.labels import NOT_PAINTED, apply_ignore_value, training_mask
+from engine.io.labels import NOT_PAINTED, ClassInfo, apply_ignore_value, training_mask
 from engine.learning.losses import dice_loss, focal_loss
 from engine.learning.metrics import IoUAccumulator
-from engine.nn.model import ClassInfo
-from engine.nn.teacher import MaskAttentionTeacher
 from engine.learning.train import learn
+from engine.nn.teacher import MaskAttentionTeacher
 
 
 def scribbles(mask: np.ndarray, rng: np.random.Generator, strokes: int = 3) -> np.ndarray:

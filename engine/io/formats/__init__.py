@@ -16,20 +16,35 @@ How each format keeps holes (round trips are exact on the shared dataset masks):
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
+from .coco import export_coco, import_coco
 from .common import BACKGROUND_LABEL, FormatError, ImportedLabels, Sample
 from .geometry import count_instances
-from .coco import export_coco, import_coco
 from .labelme import export_labelme, import_labelme
 from .png import export_png, import_png
 from .yolo import export_yolo, import_yolo
 
 __all__ = [
-    "BACKGROUND_LABEL", "EXPORT_FORMATS", "FormatError", "IMPORT_FORMATS", "ImportedLabels",
-    "Sample", "count_instances", "export_coco", "export_labelme", "export_labels", "export_png", "export_yolo",
-    "import_coco", "import_labelme", "import_labels", "import_png", "import_yolo",
+    "BACKGROUND_LABEL",
+    "EXPORT_FORMATS",
+    "IMPORT_FORMATS",
+    "FormatError",
+    "ImportedLabels",
+    "Sample",
+    "count_instances",
+    "export_coco",
+    "export_labelme",
+    "export_labels",
+    "export_png",
+    "export_yolo",
+    "import_coco",
+    "import_labelme",
+    "import_labels",
+    "import_png",
+    "import_yolo",
 ]
 
 EXPORT_FORMATS = ("png", "coco", "yolo", "labelme")

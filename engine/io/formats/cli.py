@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from engine.io.images import ImageReadError, display_name, read_image_size, read_mask
+from engine.io.labels import NOT_PAINTED
+
 from . import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -29,8 +32,6 @@ from . import (
     export_labels,
     import_labels,
 )
-from engine.io.images import ImageReadError, display_name, read_image_size, read_mask
-from engine.io.labels import NOT_PAINTED
 
 EXIT_OK, EXIT_FAILED, EXIT_SKIPPED = 0, 1, 3
 
@@ -76,7 +77,7 @@ def write_format(fmt: str, masks: Mapping[str, tuple[Path | None, Path]], classe
         ``stem -> (image path or None, label PNG path)``; label PNGs hold ``(H, W) uint8``
         class ids.
     classes : class list
-        ``engine.io.project.LabelClass`` objects, project.json dicts or ``{id: name}``.
+        ``engine.io.labels.ClassInfo`` objects, project.json dicts or ``{id: name}``.
     out_dir, image_folder : path
     on_sample : callable, optional
         Called with every label map read, before it is written (progress reports; an

@@ -22,6 +22,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from engine.io import decode
+from engine.io.images import atomic_write, display_name
+
 from .common import (
     ClassBook,
     FormatError,
@@ -43,7 +45,6 @@ from .geometry import (
     rle_from_string,
     rle_to_string,
 )
-from engine.io.images import atomic_write, display_name
 
 ANNOTATIONS_FILE = "annotations.json"
 INFO = "exported by DistillFSS Studio"

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def class_names(classes: Any) -> dict[int, str]:
     """Normalise a class list to ``{id: name}`` (ids >= 1, sorted).
 
     Accepts a mapping ``{id: name}``, project.json-style dicts ``{"id", "name", ...}``,
-    objects with ``.id`` and ``.name`` (``engine.io.project.LabelClass``), or plain names
+    objects with ``.id`` and ``.name`` (``engine.io.labels.ClassInfo``), or plain names
     (numbered from 1).
     """
     if isinstance(classes, Mapping):

@@ -22,13 +22,15 @@ Import: ``polygon``, ``rectangle`` and ``circle`` shapes are painted in file ord
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from engine.io import decode
 from engine.io.images import display_name, write_text_atomic
+
 from .common import (
     BACKGROUND_LABEL,
     ClassBook,

@@ -10,8 +10,9 @@ holes are pixels, so they are kept exactly.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -23,13 +24,11 @@ from engine.io.images import (
     write_png_atomic,
     write_text_atomic,
 )
+from engine.io.labels import default_color
+
 from .common import FormatError, ImportedLabels, Sample, class_names, dump_json, load_json
 
 CLASSES_FILE = "classes.json"
-
-_FALLBACK = ((255, 64, 64), (64, 160, 255), (80, 220, 100), (255, 200, 40),
-             (200, 90, 255), (0, 220, 220), (255, 120, 200), (160, 120, 60))
-
 
 def palette(classes: Any) -> list[tuple[int, int, int]]:
     """RGB per class index 0..max id (0 black); colours from ``classes`` where they have one."""
@@ -41,9 +40,9 @@ def palette(classes: Any) -> list[tuple[int, int, int]]:
         else:
             cid, color = int(getattr(c, "id", key)), getattr(c, "color", None)
         colors[cid] = tuple(int(v) for v in color[:3]) if color is not None else (
-            _FALLBACK[(cid - 1) % len(_FALLBACK)])
+            default_color(cid))
     top = max(colors, default=0)
-    return [(0, 0, 0)] + [colors.get(i, _FALLBACK[(i - 1) % len(_FALLBACK)])
+    return [(0, 0, 0)] + [colors.get(i, default_color(i))
                           for i in range(1, top + 1)]
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,7 @@ from engine.io.images import (
     read_image_size,
     write_text_atomic,
 )
+
 from .common import ClassBook, FormatError, ImportedLabels, Sample
 from .geometry import bridge_holes, fill_polygon, instance_rings, instances
 

@@ -8,7 +8,7 @@ the engine needs to change.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .base import Backbone, TapSpec
 

@@ -37,7 +37,7 @@ class Backbone(nn.Module):
     #: Memory layout used on a CPU (see :meth:`match_layout`).
     cpu_layout: torch.memory_format = torch.channels_last
 
-    def freeze(self) -> "Backbone":
+    def freeze(self) -> Backbone:
         """Freeze all parameters and keep BatchNorm in eval mode (method.md §4.3 quirk fixed)."""
         for p in self.parameters():
             p.requires_grad_(False)
@@ -59,7 +59,7 @@ class Backbone(nn.Module):
             self._layout = want
         return x.contiguous(memory_format=want)
 
-    def train(self, mode: bool = True) -> "Backbone":  # noqa: D102 - always eval
+    def train(self, mode: bool = True) -> Backbone:
         return super().train(False)
 
     def normalize(self, images_uint8: torch.Tensor) -> torch.Tensor:
