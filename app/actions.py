@@ -90,17 +90,17 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "zoom_out": ("Zoom &out", ["Ctrl+-"], ""),
     "show_predictions": ("Show &prediction", ["P"], "Show the model's output, not your labels"),
     "low_confidence": ("Show &low confidence", ["C"],
-                       "Yellow marks the pixels where the model's confidence is below 60 % "
-                       "(its own estimate: confidently wrong pixels are not marked)"),
+                       ("Yellow marks the pixels where the model's confidence is below 60 % "
+                        "(its own estimate: confidently wrong pixels are not marked)")),
     "next_image": ("&Next image", ["PgDown", "D"], ""),
     "previous_image": ("&Previous image", ["PgUp", "A"], ""),
     "learn": ("&Learn class", ["Ctrl+L"], "Learn from the painted examples"),
-    "live": ("Li&ve", ["V"], "Learn while you paint: the overlay follows your strokes (short "
-             "rounds in the background; Learn class is still the full run)"),
+    "live": ("Li&ve", ["V"], ("Learn while you paint: the overlay follows your strokes (short "
+                              "rounds in the background; Learn class is still the full run)")),
     "auto_label": ("&Auto-label folder", ["Ctrl+Shift+L"], "Predict every unlabelled image"),
     "flip_average": ("&Flip-averaged predictions", [],
-                     "Average each prediction over the image's mirror images: better labels "
-                     "(+1 to +2 IoU points on the benchmark sets), ~3x slower on a CPU"),
+                     ("Average each prediction over the image's mirror images: better labels "
+                      "(+1 to +2 IoU points on the benchmark sets), ~3x slower on a CPU")),
     "review_next": ("&Review next", ["N"], "Go to the least confident prediction"),
     "accept": ("&Accept", ["Return", "Enter"], "Keep this prediction as the human label"),
     "toggle_support": ("Use as &example", ["S"], "Add or remove this image as an example"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import traceback
 from pathlib import Path
@@ -27,7 +28,7 @@ def run_gui(folder: str | None = None) -> int:
         window = MainWindow()
         window.show()
         _open_start_folder(window, folder)
-    except Exception as exc:  # a windowed build has no console: show the reason
+    except Exception as exc:  # noqa: BLE001 - a windowed build has no console: show why
         _startup_error(exc)
         return 1
     return int(app.exec())
@@ -56,10 +57,8 @@ def _startup_error(exc: BaseException) -> None:
     text = "".join(traceback.format_exception(exc))
     if sys.stderr is not None:
         print(text, file=sys.stderr)
-    try:
+    with contextlib.suppress(Exception):  # no dialog either: the text went to stderr
         QMessageBox.critical(None, "DistillFSS Studio could not start", text)
-    except Exception:
-        pass
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ class ModelController(QObject):
     def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.w = window
-        self.learn_config: Any = None     # engine.learning.train.LearnConfig; None = engine defaults
+        self.learn_config: Any = None  # engine.learning.config.LearnConfig; None = defaults
         self.device: str | None = None    # None = CUDA, then MPS, then CPU
         self.learn: Job | None = None
         self.label: Job | None = None
@@ -63,7 +63,8 @@ class ModelController(QObject):
         a.cancel_job.triggered.connect(self.cancel)
         for button, action in ((p.learn_button, a.learn), (p.label_button, a.auto_label),
                                (p.review_button, a.review_next), (p.accept_button, a.accept),
-                               (p.support_button, a.toggle_support), (p.cancel_button, a.cancel_job)):
+                               (p.support_button, a.toggle_support),
+                               (p.cancel_button, a.cancel_job)):
             button.clicked.connect(action.trigger)
         QThreadPool.globalInstance().setMaxThreadCount(
             max(4, QThreadPool.globalInstance().maxThreadCount()))
@@ -306,7 +307,8 @@ class ModelController(QObject):
         self._counts_timer.start()
         eta = format_eta(p.eta_s)
         detail = f"{p.index}/{p.total}   {p.images_per_s:.1f} images/s" + (
-            f"   about {eta} left" if eta else "") + (f"\n{p.message}" if p.status == "failed" else "")
+            f"   about {eta} left" if eta else "") + (
+            f"\n{p.message}" if p.status == "failed" else "")
         self.w.job_panel.set_progress(p.index, p.total, "Auto-labelling %p%", detail)
 
     def _on_label_finished(self, cancelled: bool) -> None:

@@ -290,7 +290,7 @@ class SmartTools(QObject):
             doc.paint_mask(found[0], found[1], c.active_label)
             self._painted |= ids
 
-    # -- take prediction ----------------------------------------------------------------------------
+    # -- take prediction ------------------------------------------------------------------------
     def _take(self, pos: tuple[float, float]) -> None:
         doc, prediction = self.canvas.document, self.canvas.prediction_layer.labels
         if doc is None:

@@ -60,10 +60,11 @@ def evaluate(root: Path, name: str, k: int, seed: int, cfg: LearnConfig, fx,
     t = time.perf_counter()
     model = run_learn(sup_images, sup_masks, replace(cfg, seed=seed))
     learn_s = time.perf_counter() - t
+    student = Predictor(model, cfg.device)
     predictors = {
         "probe": LinearProbe(fx, sup_images, sup_masks).predict,
         "forest": FilterForest(sup_images, sup_masks, cfg.input_size, seed=seed).predict,
-        "student": lambda im, p=Predictor(model, cfg.device): p.predict(im).labels,
+        "student": lambda im: student.predict(im).labels,
     }
     if teacher:
         tp = TeacherPredictor(model, sup_images, sup_masks, device=cfg.device)
@@ -147,7 +148,8 @@ def main() -> None:
             + "\n\n" + markdown_table(["dataset", "K", "seed", *METHODS, "student − best",
                                        "won", "LOO", "learn s", "steps"], draws)
             + f"\n\nForeground IoU (%) over each test set; {eff.max_steps} training steps, "
-              f"head {json.dumps(json.loads(args.head))}, learn {json.dumps(json.loads(args.learn))}, "
+              f"head {json.dumps(json.loads(args.head))}, "
+              f"learn {json.dumps(json.loads(args.learn))}, "
               f"on {describe(device)}, {torch.get_num_threads()} CPU threads "
               f"({time.strftime('%Y-%m-%d')}).\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,8 @@ Each sample is a small label map (64 x 64 by default) with a few discs of two cl
 of them a ring with a hole (written as RLE), made on the fly so that the samples themselves
 hold no memory.  The streamed exporter (``engine.io.formats.coco.export_coco``) is measured at
 each size, and up to ``--in-memory-max`` images also the writer it replaced (the whole
-document in memory, one ``json.dumps``).  Peak memory is tracemalloc's peak of Python and numpy allocations
-during the export.
+document in memory, one ``json.dumps``).  Peak memory is tracemalloc's peak of Python and
+numpy allocations during the export.
 
     python benchmarks/coco_memory.py [--sizes 10000 100000] [--in-memory-max 10000]
 

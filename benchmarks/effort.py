@@ -164,7 +164,8 @@ def main() -> None:
     for name, runs in runs_by.items():
         cells = [name, str(len(runs)), _fmt([r["complete"] for r in runs])]
         for n in args.strokes:
-            cells += [_fmt([r[f"painted{n}"] for r in runs]), _fmt([r[f"student{n}"] for r in runs]),
+            cells += [_fmt([r[f"painted{n}"] for r in runs]),
+                      _fmt([r[f"student{n}"] for r in runs]),
                       _fmt([r[f"forest{n}"] for r in runs])]
             gap = [r["complete"] - r[f"student{n}"] for r in runs]
             won = sum(r[f"student{n}"] >= r[f"forest{n}"] for r in runs)

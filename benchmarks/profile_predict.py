@@ -104,9 +104,9 @@ def main() -> None:
     stages(pr, batches[:2])  # warm-up
     runs = {True: [], False: []} if pr.device.type != "cpu" else {False: []}
     for _ in range(args.repeat):
-        for on_device in runs:
+        for on_device, results in runs.items():
             pr.finish_on_device = on_device
-            runs[on_device].append(stages(pr, batches))
+            results.append(stages(pr, batches))
     rows = []
     for on_device, rs in runs.items():
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}

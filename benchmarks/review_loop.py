@@ -71,7 +71,7 @@ def main() -> None:
         start = draw_supports(masks, 5, args.seed)
         pool = [i for i in range(len(paths)) if i not in start]
 
-        def learn(extra: list[int]):
+        def learn(extra: list[int], paths=paths, masks=masks, start=start):
             return run_learn(*load_pairs(paths, masks, start + extra), cfg)
 
         stats = {"start": per_image(learn([]), args.device, paths, masks, pool)}

@@ -1,7 +1,8 @@
 """A simulated annotator: scribbles drawn from a ground-truth mask, as a person paints them.
 
 Class strokes follow the skeleton of a foreground component, its branches cut where they
-run towards the edge (the middle of the object, where a person puts the brush), widened by the brush radius but never past the object's edge.
+run towards the edge (the middle of the object, where a person puts the brush), widened by
+the brush radius but never past the object's edge.
 Background strokes are straight drags of random direction that stay a brush radius away from
 every object.  Everything else is :data:`engine.io.labels.NOT_PAINTED`.
 """

@@ -255,9 +255,10 @@ def main() -> None:
     if e2es_old:
         old = statistics.median(e2es_old)
         rows.append([f"student end-to-end, engine/infer/batch.py at {args.baseline}",
-                     f"{old:.2f} img/s", f"{old / bb * 100:.0f} % of backbone (per repeat: "
-                     + ", ".join(f"{e:.1f}" for e in e2es_old) + " img/s; now: "
-                     + ", ".join(f"{e:.1f}" for e in e2es) + "); 2 readers, 1 writer"])
+                     f"{old:.2f} img/s",
+                     (f"{old / bb * 100:.0f} % of backbone (per repeat: "
+                      + ", ".join(f"{e:.1f}" for e in e2es_old) + " img/s; now: "
+                      + ", ".join(f"{e:.1f}" for e in e2es) + "); 2 readers, 1 writer")])
     if e2es_more:
         e2e_more = statistics.median(e2es_more)
         rows.append([f"student end-to-end, {more[0]} readers, {more[1]} writers",
@@ -277,8 +278,8 @@ def main() -> None:
         torch.cuda.empty_cache()
         held = (torch.cuda.memory_reserved() - held_before) / 2**20
         rows.append(["GPU memory the predictor keeps", f"{held:.0f} MiB",
-                     f"bf16 model copy and the pool of {len(predictor.graphs.shapes)} CUDA "
-                     "graphs (teacher predictors freed)"])
+                     (f"bf16 model copy and the pool of {len(predictor.graphs.shapes)} CUDA "
+                      "graphs (teacher predictors freed)")])
     table = markdown_table(["measure", "value", "note"], rows)
     note = (f"\n\n{describe(device)}, {torch.get_num_threads()} threads, "
             f"torch {torch.__version__}, "

@@ -20,7 +20,10 @@ _LAZY = {
     "load_model": "nn.modelfile", "save_model": "nn.modelfile", "demo_dir": "io.resources",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "LearnConfig", "Predictor", "__version__", "demo_dir", "drive", "fit", "label_folder",
+    "learn", "list_images", "load_model", "read_image", "read_mask", "save_model",
+]
 
 
 def __getattr__(name: str) -> Any:

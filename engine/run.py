@@ -33,8 +33,11 @@ def drive(gen: Generator[Any, None, R], progress: Callable[[Any], object] | None
 
 def fit(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], classes=None, config=None,
         progress: Callable[[Any], object] | None = None):
-    """Learn the classes painted in ``masks`` (see :func:`engine.learning.train.learn`) and return the
-    :class:`~engine.nn.model.SegModel`; ``progress`` gets every ``LearnProgress`` record."""
+    """Learn the classes painted in ``masks`` (see :func:`engine.learning.train.learn`).
+
+    Returns the :class:`~engine.nn.model.SegModel`; ``progress`` gets every ``LearnProgress``
+    record.
+    """
     from engine.learning.train import learn
 
     return drive(learn(images, masks, classes, config), progress)

@@ -29,7 +29,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
     names = [s.strip() for s in args.class_names.split(",")] if args.class_names else []
     if names and len(names) != n:
         raise CliError(f"--class-names gives {len(names)} name(s) but the masks have {n} class(es)")
-    names = names or ([args.masks.name or "class1"] if n == 1 else [f"class{i}" for i in range(1, n + 1)])
+    names = names or ([args.masks.name or "class1"] if n == 1
+                      else [f"class{i}" for i in range(1, n + 1)])
     classes = [ClassInfo(i + 1, nm, default_color(i + 1)) for i, nm in enumerate(names)]
     cfg = LearnConfig(seed=args.seed, device=args.device)
     if args.time_budget is not None:  # on every device (the GPU settings have their own)
@@ -55,7 +56,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
     print(f"model saved to {args.out} ({model.metadata['steps']} steps, "
           f"{model.metadata['train_seconds']:.1f} s)")
     if model.metadata.get("stopped_by_time"):
-        print(f"warning: training hit the {model.metadata['train_settings']['time_budget_s']:.0f} s "
+        budget = model.metadata["train_settings"]["time_budget_s"]
+        print(f"warning: training hit the {budget:.0f} s "
               "safety limit before its "
               f"{cfg.max_steps} steps; this model depends on the machine's speed "
               "(raise --time-budget to train it fully)", file=sys.stderr)

@@ -60,8 +60,8 @@ def describe_loo(meta: dict) -> str:
     per = ", ".join(f"{k} {v * 100:.1f}" for k, v in meta.get("loo_iou", {}).items()
                     if v is not None)
     per_support = meta.get("loo_per_support")
-    lines = [f"leave-one-out IoU estimate: {miou * 100:.1f} ({per}) — "
-             f"{verdict(miou, per_support)}"]
+    lines = [(f"leave-one-out IoU estimate: {miou * 100:.1f} ({per}) — "
+              f"{verdict(miou, per_support)}")]
     cover = coverage(per_support, meta.get("support_files"))
     if cover:
         lines.append(f"  {cover}")

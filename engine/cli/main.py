@@ -1,7 +1,8 @@
 """The ``distillfss`` command: the GUI with no arguments, headless subcommands otherwise.
 
 ``learn``, ``label``, ``eval`` and ``demo`` loop over the same engine generators as the GUI
-(:func:`engine.learning.train.learn`, :func:`engine.infer.batch.label_folder`) with a progress bar on stderr.
+(:func:`engine.learning.train.learn`, :func:`engine.infer.batch.label_folder`) with a progress
+bar on stderr.
 Expected problems (missing folder, unreadable image, bad mask, damaged model) print one line
 and exit non-zero; no traceback.
 """

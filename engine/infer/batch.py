@@ -81,7 +81,8 @@ def default_threads(n_cores: int | None = None) -> tuple[int, int]:
     return min(8, max(2, n // 2)), min(4, max(1, n // 4))
 
 
-def read_for_prediction(path: Path, predictor: Predictor) -> tuple[np.ndarray, tuple[int, int]] | str:
+def read_for_prediction(path: Path, predictor: Predictor
+                        ) -> tuple[np.ndarray, tuple[int, int]] | str:
     """``(pixels, full size)``, or the reason the image cannot be read.  A large JPEG that
     the predictor shrinks anyway is decoded at reduced size
     (:meth:`engine.infer.predict.Predictor.decode_long_side`)."""

@@ -72,7 +72,8 @@ class Predictor:
 
     Parameters
     ----------
-    model : SegModel (from :func:`engine.learning.train.learn` or :func:`engine.nn.modelfile.load_model`).
+    model : SegModel (from :func:`engine.learning.train.learn` or
+        :func:`engine.nn.modelfile.load_model`).
         Moved to ``device``; on a CPU its conv weights become channels-last (same values).
     device : ``None``/"auto" (CUDA, MPS, CPU) or a torch device string.
 

@@ -7,6 +7,7 @@ returns ``(H, W, 3) uint8`` RGB (or raises); the caller turns exceptions into
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import warnings
 from pathlib import Path
@@ -50,9 +51,9 @@ def sniff(path: Path) -> str:
         return "empty"
     if head[:4] in _TIFF_MAGICS:
         return "tiff"
-    if head.startswith(_PNG_MAGIC) and len(head) >= 26 and head[12:16] == b"IHDR":
-        if head[24] == 16:
-            return "png16"
+    if (head.startswith(_PNG_MAGIC) and len(head) >= 26 and head[12:16] == b"IHDR"
+            and head[24] == 16):
+        return "png16"
     if head[:3] == b"\xff\xd8\xff":
         return "jpeg"
     return "other"
@@ -153,10 +154,8 @@ def read_pillow(path: Path, max_side: int | None = None) -> np.ndarray:
             if scale < 1:  # JPEG decodes at 1/2, 1/4 or 1/8 size for free
                 im.draft(None, (max(1, int(im.size[0] * scale)), max(1, int(im.size[1] * scale))))
         im.load()
-        try:
+        with contextlib.suppress(Exception):  # a damaged EXIF block: the image is still good
             im = ImageOps.exif_transpose(im)
-        except Exception:  # a damaged EXIF block must not make a good image unreadable
-            pass
         return pil_to_rgb(im)
 
 
@@ -213,7 +212,7 @@ def read_tiff(path: Path) -> np.ndarray:
             pages = len(tif.pages)
     except (TooLargeError, MemoryError):
         raise
-    except Exception:  # compression tifffile lacks a codec for, odd layouts: try Pillow
+    except Exception:  # noqa: BLE001 - a codec tifffile lacks, odd layouts: try Pillow
         return read_pillow(path)
     if pages > 1:
         warn_multipage(path, pages)
@@ -237,7 +236,7 @@ def _page_array(page) -> np.ndarray:
 
 
 def image_size(path: Path, kind: str) -> tuple[int, int]:
-    """Return ``(width, height)`` as :func:`engine.io.images.read_image` would return it, no decoding."""
+    """Return ``(width, height)`` as :func:`engine.io.images.read_image` would, no decoding."""
     if kind == "tiff":
         import tifffile
 
@@ -247,7 +246,7 @@ def image_size(path: Path, kind: str) -> tuple[int, int]:
                 w, h = int(page.imagewidth), int(page.imagelength)
                 orientation = page.tags.valueof(274, default=1)
             return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - what tifffile cannot read, Pillow may
             pass
     with Image.open(path) as im:
         w, h = im.size
@@ -258,6 +257,6 @@ def image_size(path: Path, kind: str) -> tuple[int, int]:
                 orientation = 1
             else:
                 orientation = im.getexif().get(0x0112, 1)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a damaged EXIF block: no rotation
             orientation = 1
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)

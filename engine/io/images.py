@@ -102,7 +102,7 @@ def _reading(path: Path, what: str = "image") -> Iterator[None]:
         raise ImageReadError(f"{display_name(path)}: not an {what} (unrecognised format)") from None
     except MemoryError:
         raise ImageReadError(f"{display_name(path)}: not enough memory to decode it") from None
-    except Exception as exc:  # decoders raise many types on damaged data; one line each
+    except Exception as exc:  # noqa: BLE001 - decoders raise many types on damaged data
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if "truncated" in reason.lower():
             reason = "truncated file"

@@ -29,7 +29,8 @@ def choose_supports(images_dir: Path, masks_dir: Path, shots: int | None, seed: 
     """The support images: those named in ``support_list``, or ``shots`` random images
     (seeded) among those whose mask has foreground (``ignore_value``: see
     :func:`read_support_mask`)."""
-    images_dir, masks_dir = existing_folder(images_dir, "images"), existing_folder(masks_dir, "masks")
+    images_dir = existing_folder(images_dir, "images")
+    masks_dir = existing_folder(masks_dir, "masks")
     if support_list is not None:
         try:
             names = [n.strip() for n in support_list.read_text(encoding="utf-8").splitlines()]
@@ -86,7 +87,8 @@ def load_supports(paths: list[Path], masks_dir: Path, ignore_value: int | None =
     for p in paths:
         m = mask_for(p, masks_dir)
         if m is None:
-            raise ValueError(f"no mask for support image {p.name}: expected {masks_dir / (p.stem + '.png')}")
+            raise ValueError(f"no mask for support image {p.name}: "
+                             f"expected {masks_dir / (p.stem + '.png')}")
         try:
             im, mk = read_image(p), read_support_mask(m, ignore_value)
         except ImageReadError as exc:

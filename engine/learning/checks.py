@@ -21,9 +21,11 @@ def check_support_set(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
         raise ValueError(f"class ids must be 1..N in order, got {ids}")
     for k, (im, m) in enumerate(zip(images, masks)):
         if im.ndim != 3 or im.shape[2] != 3 or im.dtype != np.uint8:
-            raise ValueError(f"support image {k}: expected (H, W, 3) uint8, got {im.shape} {im.dtype}")
+            raise ValueError(f"support image {k}: expected (H, W, 3) uint8, "
+                             f"got {im.shape} {im.dtype}")
         if m.shape != im.shape[:2]:
-            raise ValueError(f"support {k}: mask size {m.shape[::-1]} != image size {im.shape[1::-1]}")
+            raise ValueError(f"support {k}: mask size {m.shape[::-1]} "
+                             f"!= image size {im.shape[1::-1]}")
         top = num_classes([m])
         if top > len(classes):
             raise ValueError(f"support {k}: mask has class id {top} but only "

@@ -60,8 +60,9 @@ class LearnConfig:
         disables the estimate).
     aux_weight : weight of the auxiliary loss (focal + Dice) on each pixel path alone
         (``engine.nn.pixel``), which makes each path a classifier in its own right.
-    affinity_weight : weight of :func:`engine.learning.losses.affinity_loss` on the student's logits,
-        only when some example has unpainted pixels (scribbles); complete masks never use it.
+    affinity_weight : weight of :func:`engine.learning.losses.affinity_loss` on the student's
+        logits, only when some example has unpainted pixels (scribbles); complete masks never use
+        it.
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not

@@ -58,7 +58,8 @@ def views_per_image(k: int, total: int) -> int:
 def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                long_side: int, crop: int, total_views: int, rng: np.random.Generator,
                device: torch.device, chunk: int = 8, fg_bias: float = 0.5,
-               long_sides: Sequence[int] | None = None) -> Iterator[tuple[int, int, FeatureBank | None]]:
+               long_sides: Sequence[int] | None = None
+               ) -> Iterator[tuple[int, int, FeatureBank | None]]:
     """Compute the features of all views; yields ``(done, total, bank or None)``.
 
     View 0 of each image is un-augmented; the others are random (see ``augmented_view``;

@@ -1,4 +1,4 @@
-"""The leave-one-out IoU estimate that :func:`engine.learning.train.learn` reports after training."""
+"""The leave-one-out IoU estimate that :func:`engine.learning.train.learn` reports."""
 
 from __future__ import annotations
 
@@ -19,10 +19,10 @@ def loo_estimate(model: SegModel, init_state: dict, bank, images, masks, present
                  t0: float):
     """Leave-one-out IoU: per support image, a fresh model trained on the others predicts it.
 
-    Generator (delegates progress of :func:`~engine.learning.steps.fit_steps`); returns metadata entries ``loo_iou`` (class
-    name -> IoU in [0, 1], accumulated over all held-out pixels), ``loo_miou``,
-    ``loo_per_support`` (one mean foreground IoU in [0, 1] per support image, in their order:
-    which examples the others do not cover) and ``loo_steps``.
+    Generator (delegates progress of :func:`~engine.learning.steps.fit_steps`); returns
+    metadata entries ``loo_iou`` (class name -> IoU in [0, 1], accumulated over all held-out
+    pixels), ``loo_miou``, ``loo_per_support`` (one mean foreground IoU in [0, 1] per support
+    image, in their order: which examples the others do not cover) and ``loo_steps``.
     """
     k = len(images)
     acc = IoUAccumulator(model.num_classes)

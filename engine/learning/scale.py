@@ -42,4 +42,4 @@ def object_scaled_size(masks: Sequence[np.ndarray], long_side: int, crop: int,
     if d is None or d <= crop / 3:
         return long_side
     side = max(long_side * floor, long_side * (crop / 3) / d)
-    return max(32, int(round(side / 32)) * 32)
+    return max(32, int(round(side / 32)) * 32)  # noqa: RUF046 - side may be a numpy float

@@ -84,8 +84,9 @@ class SegModel(nn.Module):
 
         On a CPU, channels-last (the backbone's taps already are, see
         :meth:`engine.nn.backbones.Backbone.match_layout`): oneDNN then runs the head's small
-        convolutions without reordering their weights at every call (2 cores, student +
-        decoder per 384 px image: 19.7 -> 18.2 ms and 20.0 -> 16.5 ms in two runs).  Elsewhere the default layout.  Values are unchanged;
+        convolutions without reordering their weights at every call (faster on 2 cores:
+        ``benchmarks/results/``, the channels-last entries).  Elsewhere the default layout.
+        Values are unchanged;
         :func:`engine.nn.modelfile.save_model` writes contiguous tensors either way.
         """
         fmt = torch.channels_last if device.type == "cpu" else torch.contiguous_format

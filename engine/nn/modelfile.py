@@ -58,7 +58,7 @@ def read_header(path: str | os.PathLike) -> dict:
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-    except Exception as exc:  # safetensors raises its own error types for damaged files
+    except Exception as exc:  # noqa: BLE001 - safetensors' own error types, damaged files
         raise ModelFileError(f"{path}: not a readable model file ({_short(exc)})") from None
     try:
         header = json.loads(meta["distillfss"])
@@ -106,7 +106,7 @@ def load_model(path: str | os.PathLike, device: str | None = None) -> SegModel:
         raise ModelFileError(f"{path}: unknown model architecture settings") from None
     try:
         tensors = load_file(str(path))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above
         raise ModelFileError(f"{path}: damaged weights ({_short(exc)})") from None
     model = SegModel(classes, config, metadata=header.get("metadata") or {})
     try:

@@ -18,9 +18,9 @@ deep and filter features together was dominated by the deep channels, per the no
   upsampling commute), so the student can represent a probe.
 
 All three are at the decoder's finest stride (2 for Lite0), where the filter responses are
-computed (a scale pyramid, see :class:`FilterBank`).  The paths' last layers start at zero, so a fresh model
-predicts what the decoder alone predicts; the learner adds an auxiliary loss on each path
-alone (``LearnConfig.aux_weight``) so each is a classifier in its own right.
+computed (a scale pyramid, see :class:`FilterBank`).  The paths' last layers start at zero,
+so a fresh model predicts what the decoder alone predicts; the learner adds an auxiliary loss
+on each path alone (``LearnConfig.aux_weight``) so each is a classifier in its own right.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ PER_SIGMA = 9  # RGB smoothing (3), LoG, gradient magnitude, Hessian (2), struct
 
 
 def _gauss_kernel(sigma: float) -> torch.Tensor:
-    r = max(1, int(math.ceil(3 * sigma)))
+    r = max(1, math.ceil(3 * sigma))
     x = torch.arange(-r, r + 1, dtype=torch.float32)
     k = torch.exp(-0.5 * (x / sigma) ** 2)
     return k / k.sum()

@@ -22,9 +22,9 @@ Choices where this differs from the official DCAMA (argued):
 - **Sparse supports** (scribbles): a support pixel nobody painted is neither class nor
   background, so it must not vote.  Attention keys get an additive bias ``log(painted
   fraction)`` (fraction at the tap's resolution, floored at 1e-30: finite, so a crop with
-  nothing painted never gives NaN; its keys' values are 0) and the value is the class fraction *among the painted
-  pixels* of the key's cell.  A completely painted support gets neither (the same numbers as
-  before sparse labels existed).
+  nothing painted never gives NaN; its keys' values are 0) and the value is the class
+  fraction *among the painted pixels* of the key's cell.  A completely painted support gets
+  neither (the same numbers as before sparse labels existed).
 - Heads are at least 32 channels wide (up to 8 heads): Lite0's 40-channel stride-8 taps would
   otherwise get 5-dim heads, 8x the memory traffic for no measurable gain.
 """
@@ -107,7 +107,6 @@ class MaskAttentionTeacher(nn.Module):
         """Query taps, support taps ``(B, S, C, h, w)``, masks ``(B, S, N, H, W)`` and, for
         sparse labels, the painted pixels ``(B, S, H, W)`` float (None: all painted) ->
         ``{stride: (B, N, T, h, w)}``."""
-        b, s, n = support_masks.shape[:3]
         per_tap: dict[int, torch.Tensor] = {}
         resized: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
         for g in self.groups:

@@ -81,7 +81,8 @@ def test_middle_drag_pans_without_painting(canvas: MaskCanvas) -> None:
     before = canvas.horizontalScrollBar().value()
     start = _at(canvas, 60, 50)
     send_event(canvas, QMouseEvent.Type.MouseButtonPress, start, Qt.MouseButton.MiddleButton)
-    send_event(canvas, QMouseEvent.Type.MouseMove, start + QPoint(-40, 0), Qt.MouseButton.MiddleButton)
+    send_event(canvas, QMouseEvent.Type.MouseMove, start + QPoint(-40, 0),
+               Qt.MouseButton.MiddleButton)
     send_event(canvas, QMouseEvent.Type.MouseButtonRelease, start + QPoint(-40, 0),
           Qt.MouseButton.MiddleButton)
     assert canvas.horizontalScrollBar().value() != before
@@ -109,7 +110,8 @@ def test_prediction_toggle_and_low_confidence(canvas: MaskCanvas) -> None:
     canvas.set_confidence(conf, 0.5)
     canvas.show_low_confidence(True)
     assert canvas.confidence_layer.labels is not None
-    assert canvas.confidence_layer.labels[:10].all() and not canvas.confidence_layer.labels[10:].any()
+    low = canvas.confidence_layer.labels
+    assert low[:10].all() and not low[10:].any()
     drag(canvas, [(5, 95)])  # painting switches back to the human labels
     assert canvas.label_layer.isVisible()
 

@@ -15,7 +15,8 @@ from engine.io.images import list_images, read_mask
 from engine.io.project import ImageState
 from engine.io.resources import demo_dir
 
-for _module in ("engine.learning.train", "engine.infer.predict", "engine.infer.batch", "engine.nn.modelfile"):
+for _module in ("engine.learning.train", "engine.infer.predict", "engine.infer.batch",
+                "engine.nn.modelfile"):
     pytest.importorskip(_module)
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,8 @@ from pytestqt.qtbot import QtBot
 from app.main_window import MainWindow
 from engine.io.project import ImageState
 
-for _module in ("engine.learning.train", "engine.infer.predict", "engine.infer.batch", "engine.nn.modelfile"):
+for _module in ("engine.learning.train", "engine.infer.predict", "engine.infer.batch",
+                "engine.nn.modelfile"):
     pytest.importorskip(_module)
 
 pytestmark = pytest.mark.slow

@@ -279,7 +279,7 @@ def test_escape_cancels_a_wand_drag(canvas: MaskCanvas) -> None:
     assert not canvas.smart._preview.isVisible()
 
 
-# -- Superpixel brush -------------------------------------------------------------------------------
+# -- Superpixel brush ---------------------------------------------------------------------
 def test_superpixel_stroke_covers_whole_segments(canvas: MaskCanvas, qtbot: QtBot) -> None:
     canvas.tool = Tool.SUPERPIXEL
     qtbot.waitUntil(lambda: canvas.smart.segments is not None, timeout=10_000)

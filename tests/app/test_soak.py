@@ -32,7 +32,7 @@ def test_long_painting_session_keeps_reference_counts(tmp_path: Path) -> None:
            "QT_QPA_PLATFORM": "offscreen"}
     run = subprocess.run(
         [sys.executable, str(SCRIPT), str(tmp_path / "images"), str(MOVES), str(STROKES),
-         str(EMITS)], capture_output=True, text=True, timeout=600, env=env)
+         str(EMITS)], capture_output=True, text=True, timeout=600, env=env, check=False)
     assert run.returncode == 0, (
         f"the session died (exit {run.returncode}):\n{run.stderr[-3000:]}")
     report = json.loads(run.stdout.strip().splitlines()[-1])

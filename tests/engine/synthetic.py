@@ -6,7 +6,8 @@ import numpy as np
 
 
 def make_sample(rng: np.random.Generator, h: int = 128, w: int = 128, squares: bool = False,
-                n_shapes: int = 3, radius: tuple[int, int] = (9, 16)) -> tuple[np.ndarray, np.ndarray]:
+                n_shapes: int = 3, radius: tuple[int, int] = (9, 16)
+                ) -> tuple[np.ndarray, np.ndarray]:
     """One ``(h, w, 3) uint8`` image and its ``(h, w) uint8`` label map."""
     img = rng.normal(90, 25, (h, w, 3)).clip(0, 255)
     mask = np.zeros((h, w), np.uint8)

@@ -30,7 +30,7 @@ def test_lazy_names_resolve_to_the_engine_objects():
     assert engine.learn is learn and engine.Predictor is Predictor
     assert engine.load_model is load_model
     with pytest.raises(AttributeError):
-        engine.no_such_name
+        _ = engine.no_such_name
 
 
 def test_drive_passes_records_and_returns_the_value():
@@ -68,7 +68,7 @@ def test_readme_quickstart_runs(tmp_path, monkeypatch):
     assert block, "README has no python quickstart"
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(compile(block.group(1), "README quickstart", "exec"), namespace)
+    exec(compile(block.group(1), "README quickstart", "exec"), namespace)  # noqa: S102 - the README's block
     labels = namespace["labels"]
     assert labels.dtype == np.uint8 and labels.max() >= 1
     assert (tmp_path / "nuclei.dfss").is_file()

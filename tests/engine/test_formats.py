@@ -1,4 +1,5 @@
-"""engine.io.formats: mask -> each format -> mask keeps every pixel, holes and components included."""
+"""engine.io.formats: mask -> each format -> mask keeps every pixel, holes and components
+included."""
 
 from __future__ import annotations
 
@@ -94,8 +95,8 @@ def test_nested_multiclass_round_trip_is_exact(fmt: str, tmp_path: Path) -> None
     maps = {"nested": lab, "empty": np.zeros((7, 9), np.uint8), "odd name é": lab[::-1].copy()}
     got = _round_trip(fmt, maps, tmp_path)
     assert set(got) == set(maps)
-    for stem in maps:
-        assert np.array_equal(got[stem], maps[stem]), (fmt, stem)
+    for stem, expected in maps.items():
+        assert np.array_equal(got[stem], expected), (fmt, stem)
 
 
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)

@@ -43,8 +43,8 @@ def test_a_round_continues_from_the_previous_model() -> None:
     # The continued round starts where the first ended: its first loss is the first's last.
     recs, _ = run(live_round(images, sparse, DISC, first, SMALL))
     fresh, _ = run(live_round(images, sparse, DISC, None, SMALL))
-    first_loss = [r.loss for r in recs if r.phase == "train"][0]
-    fresh_loss = [r.loss for r in fresh if r.phase == "train"][0]
+    first_loss = next(r.loss for r in recs if r.phase == "train")
+    fresh_loss = next(r.loss for r in fresh if r.phase == "train")
     assert first_loss < fresh_loss
 
 

@@ -57,7 +57,7 @@ def test_label_odd_folder_skips_bad_files_one_line_each(tiny_model: Path, tmp_pa
     files = make_odd_folder(tmp_path / "in")
     proc = _label("--model", str(tiny_model), "--input", str(tmp_path / "in"),
                   "--output", str(tmp_path / "out"), "--format", "coco")
-    out, err = proc.communicate(timeout=300)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 3, err
     assert "Traceback" not in err
     bad = [f for f in files if f.error is not None]

@@ -102,7 +102,8 @@ def _samples(items: Mapping[str, tuple[Path | None, Path]], notes: list[str],
              on_sample: Callable[[Sample], None] | None = None) -> Iterator[Sample]:
     for stem, (image, label) in items.items():
         try:
-            sample = Sample(stem, _exported(Path(label)), Path(image) if image is not None else None)
+            sample = Sample(stem, _exported(Path(label)),
+                            Path(image) if image is not None else None)
         except ImageReadError as exc:
             notes.append(f"{exc} (skipped)")
             continue

@@ -28,7 +28,8 @@ def available_backbones() -> list[str]:
 def build_backbone(name: str, **kwargs) -> Backbone:
     """Build a registered backbone with its weights loaded, frozen and in eval mode."""
     if name not in _REGISTRY:
-        raise ValueError(f"unknown backbone {name!r}; available: {', '.join(available_backbones())}")
+        known = ", ".join(available_backbones())
+        raise ValueError(f"unknown backbone {name!r}; available: {known}")
     return _REGISTRY[name](**kwargs).freeze()
 
 
