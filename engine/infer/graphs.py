@@ -2,11 +2,11 @@
 
 On a GPU the student's prediction is bound by the host: one image's forward pass is ~225
 small kernels, and launching them costs more CPU time than the GPU spends running them
-(``benchmarks/profile_predict.py``: ~5 ms of CPU against ~0.6 ms of GPU per image on an
-H200).  A CUDA graph records the kernels once for an input shape and replays them with one
-call.  Folders hold images of a few sizes, so :class:`GraphCache` keeps one graph per input
-shape, captured the second time that shape is seen (a shape met once is not worth a
-capture), at most ``max_graphs`` of them; other shapes run eagerly.
+(``benchmarks/profile_predict.py``, ``benchmarks/results/profile-predict-cuda-h200.md``).
+A CUDA graph records the kernels once for an input shape and replays them with one call.
+Folders hold images of a few sizes, so :class:`GraphCache` keeps one graph per input shape,
+captured the second time that shape is seen (a shape met once is not worth a capture), at
+most ``max_graphs`` of them; other shapes run eagerly.
 
 A graph writes into the same output buffer at every replay: the cache returns a copy, so a
 result stays valid after the next call.  All graphs share one memory pool, so together they

@@ -61,8 +61,9 @@ class Prediction:
         n = np.count_nonzero(decisive)
         if n == 0:
             return 1.0
-        # A dot product with the mask, not ``confidence[decisive].mean()``: 0.17 instead of
-        # 2 ms for a 512 px image on a 2-core CPU, where it runs for every labelled image.
+        # A dot product with the mask, not ``confidence[decisive].mean()``: ten times faster
+        # on a CPU, where it runs for every labelled image (benchmarks/results/
+        # engine-docstring-figures.md).
         weights = decisive.ravel().view(np.uint8).astype(np.float32)
         return float(np.dot(self.confidence.ravel(), weights)) / n
 
@@ -85,9 +86,9 @@ class Predictor:
     graphs : on CUDA, the :class:`engine.infer.graphs.GraphCache` replaying the forward pass per
         batch shape (set ``graphs.disabled`` to a reason to run eagerly); None elsewhere.
     flip_average : average the probabilities over the image and its three mirror images
-        (left-right, top-bottom, both), each mirrored back: 4x the network's work (~3x
-        the time per image on a 2-core CPU, ~1.2x on a GPU) for +0.8 to +2.0 IoU points
-        on average per benchmark set, 14 of 15 draws better (``benchmarks/flip_average.py``).
+        (left-right, top-bottom, both), each mirrored back: 4x the network's work for
+        better labels at several times the time per image on a CPU (``benchmarks/flip_average.py``;
+        ``benchmarks/results/flip-average-cpu.md``, ``flip-average-cuda-h200.md``).
         Off by default; part of :attr:`model_id` when on.
     """
 
@@ -107,7 +108,7 @@ class Predictor:
         self.reference_long_side = int(model.metadata.get("reference_long_side", self.input_size))
         self._model_id: str | None = None
         # Resizing to the image's size and thresholding run where the probabilities are: on
-        # a GPU that saves copying float maps to the host and ~1-2 ms of CPU per image.
+        # a GPU that saves copying float maps to the host and CPU time per image.
         self.finish_on_device = self.device.type != "cpu"
         # On CUDA the forward pass is replayed from CUDA graphs (engine.infer.graphs): launching
         # its ~225 kernels one by one is what bounds prediction there.

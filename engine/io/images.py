@@ -189,8 +189,9 @@ def read_image_reduced(path: str | os.PathLike,
 
     A JPEG whose long side is at least ``2 * min_long_side`` is decoded at 1/2, 1/4 or 1/8
     scale (the JPEG decoder's own scaling: 8x8 blocks averaged in the DCT domain), keeping
-    its long side >= ``min_long_side``: a 12 MP photo reads ~3x faster, and the resize that
-    follows starts from ~1 MP instead of 12 (``benchmarks/reduced_decode.py``).  Other
+    its long side >= ``min_long_side``: a 12 MP photo reads several times faster, and the
+    resize that follows starts from ~1 MP instead of 12 (``benchmarks/reduced_decode.py``,
+    ``benchmarks/results/reduced-decode.md``).  Other
     formats, and smaller JPEGs, are read at full size.
 
     Returns

@@ -14,11 +14,9 @@ from engine.nn.model import HeadConfig
 class GpuSettings:
     """Settings that replace :class:`LearnConfig`'s when learning runs on a CUDA GPU.
 
-    The head is small: on a GPU a training step is launch-bound (measured on an H100: 47-70
-    ms per step of 4 episodes in bf16 with a per-parameter optimizer; 30-40 ms per step of 16
-    episodes of 320 px crops in fp32 with the multi-tensor one), so a GPU step takes 16
-    episodes of larger crops (more context: 320 px crops gave polyps +6 and tiles +5 IoU
-    points over 192 px on one draw), over more cached views.
+    The head is small: on a GPU a training step is launch-bound, so a GPU step takes 16
+    episodes of larger crops (more context), over more cached views (figures:
+    ``benchmarks/results/engine-docstring-figures.md``).
     ``max_steps`` is about what an H200 ran in the former 5 s budget (157-195 steps,
     ``benchmarks/results/learn-phases-cuda-h200.md``; target: learn 5 shots in < 10 s on a
     GPU, leave-one-out estimate included); ``time_budget_s`` is only a safety net.  Apple MPS
@@ -43,8 +41,8 @@ class LearnConfig:
     total_views : augmented views cached over the whole support set.
     fg_bias : chance that a view's crop is centred on a foreground pixel (else uniform).
         Kept low: crops centred on the class teach a foreground prior far above a whole
-        image's, and the model then over-segments (measured: 2-3x the true area on polyps;
-        0.5 -> 0.2 gave nuclei +8, polyps +2 IoU points, cracks/weeds unchanged, tiles -2).
+        image's, and the model then over-segments (figures:
+        ``benchmarks/results/engine-docstring-figures.md``).
     split_single : with one support image, train on two disjoint halves of it (see
         :func:`split_single_support`).
     object_scale : shrink ``input_size`` (to 2/3 at most) when the painted objects are large

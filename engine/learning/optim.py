@@ -1,9 +1,10 @@
 """AdamW (decoupled weight decay) in a few tensor ops.
 
 Same update as ``torch.optim.AdamW`` (betas 0.9/0.999, eps 1e-8).  Written out because
-constructing any ``torch.optim`` optimizer imports ``torch._dynamo`` on first use: about
-1.5 s on a 2-core CPU, with stretches of ~100 ms holding the GIL, which froze the desktop
-app's event loop at the start of every first training run (and added 1.5 s to learning).
+constructing any ``torch.optim`` optimizer imports ``torch._dynamo`` on first use: over a
+second on a 2-core CPU, with long stretches holding the GIL, which froze the desktop app's
+event loop at the start of every first training run (figures:
+``benchmarks/results/engine-docstring-figures.md``).
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ class SegModel(nn.Module):
         On a CPU, channels-last (the backbone's taps already are, see
         :meth:`engine.nn.backbones.Backbone.match_layout`): oneDNN then runs the head's small
         convolutions without reordering their weights at every call (faster on 2 cores:
-        ``benchmarks/results/``, the channels-last entries).  Elsewhere the default layout.
+        ``benchmarks/results/engine-docstring-figures.md``).  Elsewhere the default layout.
         Values are unchanged;
         :func:`engine.nn.modelfile.save_model` writes contiguous tensors either way.
         """

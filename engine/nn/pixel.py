@@ -58,8 +58,9 @@ class FilterBank(nn.Module):
     Scale pyramid: sigma 0.7 and 1.6 are computed on the image average-pooled to 1/2 (the
     output stride), 3.5-10 at 1/4 and upsampled (sigma divided by the factor; derivatives are
     scale-normalised, so they do not depend on the level).  Kernels stay <= 17 taps.  At full
-    resolution, sigma 0.7 alone cost more than the backbone's forward pass on a CPU
-    (2 cores, 384 px: 31 vs 21 ms), and a 61-tap depthwise convolution for sigma 10 more.
+    resolution, sigma 0.7 alone cost more than the backbone's forward pass on a CPU, and a
+    61-tap depthwise convolution for sigma 10 more
+    (``benchmarks/results/engine-docstring-figures.md``).
     """
 
     channels = PER_SIGMA * len(SIGMAS)

@@ -48,9 +48,8 @@ class Backbone(nn.Module):
         default layout.
 
         oneDNN's depthwise and small 1x1 convolutions are much faster on channels-last
-        tensors (2 cores: Lite0 13.0 -> 17.8 img/s, see
-        ``benchmarks/results/backbone-variants-cpu.md``); GPU speeds were measured (H100)
-        with the default layout, which is kept there.  On a CPU the taps come out
+        tensors (see ``benchmarks/results/backbone-variants-cpu.md``); GPU speeds were
+        measured with the default layout, which is kept there.  On a CPU the taps come out
         channels-last: same values and shapes, other strides.
         """
         want = self.cpu_layout if x.device.type == "cpu" else torch.contiguous_format
