@@ -1,6 +1,6 @@
 """File > Export…: the project's labels as PNG, COCO, YOLO-seg or labelme, in a worker.
 
-The writing is the CLI's (:func:`engine.io.formats.cli.write_format`); this module only
+The writing is the CLI's too (:func:`engine.io.formats.exchange.write_format`); this module only
 chooses what to export, runs it on a worker thread and shows the progress and the counts.
 """
 
@@ -62,7 +62,7 @@ def export_job(fmt: str, masks: dict[str, tuple[Path, Path]], classes: Any, out_
 
     ``progress(done, total)`` is called after every label map read; setting ``cancel``
     stops at the next one (raises :class:`ExportCancelled`)."""
-    from engine.io.formats.cli import write_format
+    from engine.io.formats.exchange import write_format
 
     done, objects, total = 0, 0, len(masks)
 
@@ -143,7 +143,7 @@ class ExportDialog(QDialog):
 
     def start(self) -> None:
         """Export with the chosen options on a worker thread."""
-        from engine.io.formats.cli import project_labels
+        from engine.io.formats.exchange import project_labels
 
         project, w = self.w.project, self.w
         out = self.folder_edit.text().strip()

@@ -1,7 +1,7 @@
 """File > Import…: labels from COCO, YOLO-seg, labelme or PNG masks become examples.
 
 The reading and matching are the CLI's (:func:`engine.io.formats.import_labels`,
-:func:`engine.io.formats.cli.import_into_project`), run on a worker thread while the
+:func:`engine.io.formats.exchange.import_into_project`), run on a worker thread while the
 dialog is window-modal (nothing else edits the project meanwhile).
 """
 
@@ -48,7 +48,7 @@ class ImportSummary:
 def import_job(project: Any, fmt: str, path: Path, overwrite: bool) -> ImportSummary:
     """Read labels of ``fmt`` at ``path`` and save them as examples; worker thread."""
     from engine.io.formats import import_labels
-    from engine.io.formats.cli import import_into_project
+    from engine.io.formats.exchange import import_into_project
 
     imported = import_labels(fmt, path, project.image_folder)
     written, notes = import_into_project(project, imported, overwrite=overwrite)

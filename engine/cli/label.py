@@ -112,7 +112,7 @@ def _merge(args: argparse.Namespace, predictor, images: list[Path]) -> int:
 
 def _write_format(args: argparse.Namespace, predictor, images: list[Path],
                   labelled: list[Path]) -> None:
-    from engine.io.formats.cli import write_format
+    from engine.io.formats.exchange import write_format
     from engine.io.outputs import output_names
 
     names = output_names(images)

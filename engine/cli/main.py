@@ -17,6 +17,7 @@ from pathlib import Path
 from engine import __version__
 
 from .common import EXIT_CANCELLED, EXIT_ERROR, FLIP_HELP, CliError
+from .formats import register as register_formats
 
 #: Opens the desktop app on an optional folder and returns the exit code; the app passes it
 #: in (``app/__main__.py``): the engine never imports the app.
@@ -46,12 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: ./distillfss-demo)")
     d.add_argument("--device", default=None)
     d.set_defaults(func=_run_demo)
-    try:
-        from engine.io.formats.cli import register
-    except ImportError:  # pragma: no cover - formats package incomplete
-        register = None
-    if register is not None:
-        register(sub)
+    register_formats(sub)
     return p
 
 

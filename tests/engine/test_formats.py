@@ -237,7 +237,7 @@ def test_export_is_atomic_no_temp_files_left(tmp_path: Path) -> None:
 def _cli(*argv: str) -> int:
     import argparse
 
-    from engine.io.formats.cli import register
+    from engine.cli.formats import register
 
     parser = argparse.ArgumentParser(prog="distillfss")
     register(parser.add_subparsers(dest="command", required=True))
@@ -311,7 +311,7 @@ def test_cli_export_without_project_fails_cleanly(tmp_path: Path,
 
 def test_count_instances_and_write_format_reports_each_sample(tmp_path: Path) -> None:
     from engine.io.formats import count_instances
-    from engine.io.formats.cli import write_format
+    from engine.io.formats.exchange import write_format
     from engine.io.formats.geometry import instances
     from engine.io.images import write_png_atomic
 
