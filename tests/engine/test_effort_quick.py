@@ -1,0 +1,39 @@
+"""The effort benchmark (simulated scribbling annotator) runs end to end in its quick mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_effort_benchmark_quick_mode(tmp_path: Path) -> None:
+    out = tmp_path / "effort.md"
+    proc = subprocess.run([sys.executable, "effort.py", "--quick", "--out", str(out)],
+                          cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = out.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| nuclei | 0 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    complete, painted, student, forest = (float(c) for c in cells[2:6])
+    assert 0 < painted < 20  # scribbles: a small part of the pixels
+    assert all(0 <= v <= 100 for v in (complete, student, forest))
+
+
+def test_scribbles_follow_the_objects_and_stay_off_them() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from scribbles import scribble
+
+    from engine.io.labels import NOT_PAINTED
+
+    mask = np.zeros((120, 160), np.uint8)
+    mask[30:70, 40:90] = 1
+    mask[80:100, 120:150] = 1
+    s = scribble(mask, 6, np.random.default_rng(0))
+    assert ((s == 1) & (mask == 0)).sum() == 0       # class strokes stay inside objects
+    assert ((s == 0) & (mask == 1)).sum() == 0       # background strokes stay outside
+    assert (s == 1).any() and (s == 0).any() and (s == NOT_PAINTED).mean() > 0.5
