@@ -39,7 +39,7 @@ class ClassesPanel(QWidget):
     active_class_changed = Signal(int)   # class id
     class_picked = Signal(int)           # a class row was clicked (the user wants to paint it)
     classes_changed = Signal()           # names / colours / ids changed (labels may be remapped)
-    class_about_to_be_deleted = Signal(int)  # save pending edits before masks are rewritten
+    class_delete_requested = Signal(int)  # confirmed: run the deletion (app.class_deletion)
     class_deleted = Signal(int)
     class_delete_failed = Signal()      # nothing was changed (the disk is full, say)
 
@@ -104,9 +104,7 @@ class ClassesPanel(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             self.list.addItem(item)
         self.list.blockSignals(False)
-        editable = self.project is not None and not self.project.read_only
-        for b in (self.add_button, self.rename_button, self.color_button, self.delete_button):
-            b.setEnabled(editable)
+        self.set_editable(True)
         self.select_class(min(keep, self.list.count()) or 1)
         self.classes_changed.emit()
 
@@ -168,7 +166,8 @@ class ClassesPanel(QWidget):
         self._refill()
 
     def delete_current(self, confirm: bool = True) -> None:
-        """Delete the selected class (its pixels become background in every mask)."""
+        """Ask to delete the selected class (its pixels become background in every mask):
+        emits ``class_delete_requested``; :meth:`deletion_done` follows."""
         if self.project is None or self.list.currentItem() is None:
             return
         if len(self.project.classes) <= 1:
@@ -180,22 +179,32 @@ class ClassesPanel(QWidget):
                 f"Delete '{cls.name}'? Its pixels become background in every mask.",
         ) != QMessageBox.StandardButton.Yes:
             return
-        self.class_about_to_be_deleted.emit(cls.id)
-        unreadable: list[str] = []
-        try:
-            unreadable = self.project.delete_class(cls.id)  # all masks or none
-        except (OSError, ProjectError) as exc:
+        self.class_delete_requested.emit(cls.id)
+
+    def deletion_done(self, cls: ClassInfo, unreadable: list[str], error: str | None) -> None:
+        """Show the outcome of deleting ``cls`` (``error``: why it failed; ``unreadable``:
+        masks left as they were) and emit ``class_deleted`` or ``class_delete_failed``."""
+        if self.project is None:
+            return
+        if error is not None:
             if cls in self.project.classes:  # failed before anything changed
                 QMessageBox.warning(self, "Delete class", f"'{cls.name}' was not deleted; no "
-                                    f"mask was changed: {exc}")
+                                    f"mask was changed: {error}")
                 self.class_delete_failed.emit()
                 return
             # The masks were remapped; only project.json could not be written (saved later).
             QMessageBox.warning(self, "Delete class", f"'{cls.name}' was deleted, but the "
-                                f"project file could not be saved: {exc}")
+                                f"project file could not be saved: {error}")
         self._refill(select_id=max(1, cls.id - 1))
         self.class_deleted.emit(cls.id)
         if unreadable:
             QMessageBox.warning(self, "Delete class", "These masks could not be read and were "
                                 "left as they are: " + ", ".join(unreadable[:10])
                                 + (" …" if len(unreadable) > 10 else ""))
+
+    def set_editable(self, on: bool) -> None:
+        """Turn the class buttons on or off (off while a class is deleted); a read-only
+        project stays off."""
+        editable = on and self.project is not None and not self.project.read_only
+        for b in (self.add_button, self.rename_button, self.color_button, self.delete_button):
+            b.setEnabled(editable)

@@ -152,8 +152,7 @@ class ExportDialog(QDialog):
         if not out:
             self.result.setText("Choose the folder to export into.")
             return
-        w.save_current()  # the shown image's last strokes are part of the export
-        w.report(w.saver.flush())
+        w.session.flush()  # the shown image's last strokes are part of the export
         masks = project_labels(project, self.with_predictions.isChecked())
         self._cancel.clear()
         self._set_running(True, len(masks))

@@ -120,9 +120,8 @@ class ImportDialog(QDialog):
         if project.read_only:
             self.result.setText("This folder is open read-only: nothing can be imported.")
             return
-        w.model.stop_all()
-        w.save_current()
-        w.report(w.saver.flush())
+        w.model_controller.stop_all()
+        w.session.flush()
         self.import_button.setEnabled(False)
         self.close_button.setEnabled(False)
         self.progress.setVisible(True)

@@ -257,3 +257,25 @@ class Job(QObject):
         _LIVE.discard(self)
         if not self._detached:
             self.finished.emit(self._cancelled)
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """What :func:`delete_class_job` did: ``error`` is None when the class was deleted;
+    ``unreadable``: masks left as they were (they could not be read)."""
+
+    class_id: int
+    unreadable: list[str]
+    error: str | None = None
+
+
+def delete_class_job(project: Any, class_id: int) -> DeleteResult:
+    """Delete class ``class_id`` of the project (``Project.delete_class``: rewrites every
+    label and prediction PNG, all or none); worker thread.  A write error is returned, not
+    raised: whether anything changed is read from ``project.classes`` afterwards."""
+    from engine.io.project import ProjectError
+
+    try:
+        return DeleteResult(class_id, project.delete_class(class_id))
+    except (OSError, ProjectError) as exc:
+        return DeleteResult(class_id, [], str(exc))

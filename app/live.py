@@ -25,12 +25,15 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app.jobs import Job, Status, guarded, support_mask
+from app.session import LIVE
 from engine.io.images import read_image
 from engine.io.labels import class_pixels, has_painting, training_mask
 from engine.io.project import ImageState
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.canvas import MaskCanvas
+    from app.model_controller import ModelController
+    from app.session import Session
 
 LIVE_MODEL = "live.dfss"
 MAX_STEPS = 150  # rounds with unchanged strokes stop about here (a full Learn class's steps)
@@ -102,9 +105,12 @@ class LiveController(QObject):
     status = Signal(str)   # one line for the status bar / job panel
     updated = Signal(object)  # Path of the model file a round just wrote
 
-    def __init__(self, window: MainWindow, interval_ms: int = 300) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(self, session: Session, canvas: MaskCanvas, models: ModelController,
+                 parent: QObject | None = None, interval_ms: int = 300) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.canvas = canvas
+        self.models = models  # learn_config, and it puts each round's model in use
         self.job: Job | None = None
         self.model: Any = None          # the last finished round's model
         self._running_key: tuple | None = None
@@ -137,11 +143,12 @@ class LiveController(QObject):
         if self.job is not None:
             self.job.detach()
             self.job = None
+            self.session.job_finished(LIVE)
         self.model, self._done_key, self._running_key, self._steps_on_key = None, None, None, 0
 
     # -- watching the labels ----------------------------------------------------------------
     def _key(self) -> tuple | None:
-        project, cur = self.w.project, self.w.current
+        project, cur = self.session.project, self.session.current
         if project is None:
             return None
         doc = cur.document if cur is not None else None
@@ -154,14 +161,14 @@ class LiveController(QObject):
     def _check(self) -> None:
         if not self.enabled:
             return
-        project = self.w.project
+        project = self.session.project
         if project is None or project.read_only:
             return
-        if self.w.model.busy:  # Learn class / Auto-label own the machine: pause
+        if self.session.busy:  # Learn class / Auto-label own the machine: pause
             if self.job is not None:
                 self.job.cancel()
             return
-        if self.w.canvas.stroke_active:
+        if self.canvas.stroke_active:
             return  # wait for the stroke to end
         if str(project.root) != self._project:
             self.forget()
@@ -176,7 +183,7 @@ class LiveController(QObject):
         self._start(key)
 
     def _start(self, key: tuple | None) -> None:
-        project, cur = self.w.project, self.w.current
+        project, cur = self.session.project, self.session.current
         assert project is not None
         shown = None
         if cur is not None and cur.document is not None and cur.rgb is not None and (
@@ -198,10 +205,11 @@ class LiveController(QObject):
         ours = project.active_model == LIVE_MODEL and self.model is not None
         request = LiveRequest(on_disk, shown, [(c.id, c.name, c.color) for c in project.classes],
                               project.models_dir / LIVE_MODEL, self.model if ours else None,
-                              self.w.model.learn_config,
+                              self.models.learn_config,
                               None if ours else project.model_path)
         self._running_key = key
-        job = self.job = Job(live_round_job, request)
+        job = self.job = Job(self.session.worker("live_round"), request)
+        self.session.job_started(LIVE, "Live: learning from your strokes")
         job.yielded.connect(self._on_progress)
         job.returned.connect(lambda done, key=key: self._on_round(done, key))
         job.errored.connect(self._on_error)
@@ -219,21 +227,23 @@ class LiveController(QObject):
         steps = int(done.model.metadata.get("steps", 0))
         self._steps_on_key = (self._steps_on_key if key == self._done_key else 0) + steps
         self._done_key = key
-        if self.w.project is None:
+        if self.session.project is None:
             return
         total = int(done.model.metadata.get("total_steps", steps))
-        self.w.model.use_live_model(done.path, {"live": True, "steps": total,
+        self.models.use_live_model(done.path, {"live": True, "steps": total,
                                                 "device": done.model.metadata.get(
                                                     "train_device", "")})
         self.status.emit(f"Live: overlay updated ({total} steps so far).")
         self.updated.emit(done.path)
 
     def _on_error(self, message: str) -> None:
+        self.session.job_failed(LIVE, f"Live: {message}")
         self.status.emit(f"Live: {message}")
         self._done_key, self._steps_on_key = self._running_key, MAX_STEPS  # wait for a change
 
     def _on_finished(self, _cancelled: bool) -> None:
         self.job = None
         self._running_key = None
+        self.session.job_finished(LIVE)
         if self.enabled:
             QTimer.singleShot(0, self._check)

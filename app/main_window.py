@@ -9,6 +9,7 @@ from superqt.utils import qthrottled
 
 from app.actions import TOOL_ACTIONS, build_actions
 from app.canvas import MaskCanvas, Tool
+from app.class_deletion import ClassDeletion
 from app.classes_panel import ClassesPanel
 from app.contrast import ContrastPanel
 from app.current import CurrentImage
@@ -16,10 +17,11 @@ from app.image_list import ImageListPanel
 from app.image_loader import ImageLoader
 from app.job_panel import JobPanel
 from app.live import LiveController
-from app.model_controller import ModelController
+from app.model_controller import ModelController, ModelViews
 from app.review import STATE_TEXT, Review
 from app.save_guard import SaveGuard
 from app.saver import Saver
+from app.session import Session
 from app.settings import AppSettings, load_settings, save_settings
 from app.thumb_loader import ThumbnailLoader
 from app.toolbar import build_status_bar, build_toolbar, initial_size
@@ -38,9 +40,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
         self.setWindowTitle("DistillFSS Studio")
         self.setObjectName("MainWindow")
         self.settings = settings or load_settings()
-        self.project: Project | None = None
-        self.current: CurrentImage | None = None
-        self.saver = Saver()
+        self.session = Session(self.settings, Saver())
         self.canvas = MaskCanvas()
         self.setCentralWidget(self.canvas)
         self.image_panel = ImageListPanel()
@@ -54,17 +54,53 @@ class MainWindow(ProjectsMixin, QMainWindow):
         self.thumbs = ThumbnailLoader(self.image_panel.model, self)
         self.loader = ImageLoader(self)
         self.loader.loaded.connect(self._install)
-        self.model = ModelController(self)
-        self.live = LiveController(self)
-        self.review = Review(self)
+        self.review = Review(self.session, self.canvas, self)
+        self.model_controller = ModelController(
+            self.session, ModelViews(self.job_panel, self.actions_, self.canvas,
+                                     self.image_panel, self.model_status, self.device_label),
+            self.review, self)
+        self.live = LiveController(self.session, self.canvas, self.model_controller, self)
+        self.deletion = ClassDeletion(self.session, self.classes_panel, self.job_panel, self)
+        self._connect_session()
         self._connect()
         self._connect_panels()
-        self.save_guard = SaveGuard(self)
+        self._after_deletion: str | None = None  # the image to show once a class is deleted
+        self.save_guard = SaveGuard(self.session, self)
         self._apply_settings()
         self._restore_layout()
         self._refresh_recent()
 
+    # -- the session's state ---------------------------------------------------------
+    @property
+    def project(self) -> Project | None:
+        """The open project (:attr:`Session.project`)."""
+        return self.session.project
+
+    @project.setter
+    def project(self, project: Project | None) -> None:
+        self.session.project = project
+
+    @property
+    def current(self) -> CurrentImage | None:
+        """The shown image (:attr:`Session.current`)."""
+        return self.session.current
+
+    @current.setter
+    def current(self, current: CurrentImage | None) -> None:
+        self.session.current = current
+
+    @property
+    def saver(self) -> Saver:
+        """The label writer (:attr:`Session.saver`)."""
+        return self.session.saver
+
     # -- construction ----------------------------------------------------------------
+    def _connect_session(self) -> None:
+        events = self.session.events
+        events.status.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
+        events.image_state_changed.connect(self._on_image_state_changed)
+        events.labels_changed.connect(lambda _name: self.refresh_thumbnail_overlay())
+        events.image_requested.connect(self.show_image)
     def _add_docks(self) -> None:
         areas = Qt.DockWidgetArea
         for title, widget, area in (("Images", self.image_panel, areas.LeftDockWidgetArea),
@@ -121,9 +157,9 @@ class MainWindow(ProjectsMixin, QMainWindow):
         self.image_panel.menu_requested.connect(self.review.show_menu)
         self.classes_panel.active_class_changed.connect(self._on_active_class_changed)
         self.classes_panel.classes_changed.connect(self._on_classes_changed)
-        self.classes_panel.class_about_to_be_deleted.connect(self._on_class_deleting)
+        self.deletion.about_to_start.connect(self._on_class_deleting)
         self.classes_panel.class_deleted.connect(self._on_class_deleted)
-        self.classes_panel.class_delete_failed.connect(self._reload_thumbnails)
+        self.deletion.finished.connect(self._on_deletion_finished)
         self.classes_panel.class_picked.connect(self._on_class_picked)
         self.classes_panel.background_button.clicked.connect(self.actions_.background.trigger)
         for i in range(1, 10):
@@ -174,6 +210,9 @@ class MainWindow(ProjectsMixin, QMainWindow):
 
         A large image is read on a worker thread (``app.image_loader``): meanwhile the
         canvas says so and nothing can be painted; choosing another image drops it."""
+        if self.deletion.running:  # the masks are being rewritten: shown when done
+            self._after_deletion = name
+            return
         if self.project is None or name in (self.loader.pending,
                                              self.current.name if self.current else None):
             return
@@ -196,7 +235,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
         self.contrast.image_shown(cur.rgb)
         self.canvas.fit()
         self.image_panel.select(cur.name)
-        self.model.image_shown(cur)
+        self.model_controller.image_shown(cur)
         self._update_support_action()
         if self.project is not None:  # reopening the folder comes back here
             self.settings.last_images[str(self.project.image_folder)] = cur.name
@@ -209,12 +248,13 @@ class MainWindow(ProjectsMixin, QMainWindow):
 
     def save_current(self) -> None:
         """Autosave: queue the current labels when they changed."""
-        cur = self.current
-        if self.project is not None and cur is not None and cur.save(self.project, self.saver):
-            self.state_changed(cur.name)
+        self.session.save_current()
 
     def state_changed(self, name: str) -> None:
-        """Refresh the badge of ``name`` and the counts."""
+        """Refresh the badge of ``name`` and the counts (:meth:`Session.state_changed`)."""
+        self.session.state_changed(name)
+
+    def _on_image_state_changed(self, name: str) -> None:
         if self.project is None:
             return
         self.image_panel.model.set_state(name, self.project.state(name))
@@ -295,7 +335,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
             return
         self.settings.flip_average = on
         if self.current is not None:  # the shown image's overlay with the new setting
-            self.model.image_shown(self.current)
+            self.model_controller.image_shown(self.current)
 
     def _on_active_class_changed(self, class_id: int) -> None:
         self.canvas.active_label = class_id
@@ -317,22 +357,30 @@ class MainWindow(ProjectsMixin, QMainWindow):
     def _on_class_deleting(self, _class_id: int) -> None:
         self.thumbs.stop()  # reloaded after the remap
         self.live.forget()  # its round would save a model of the old class ids
-        self.model.stop_all()  # a running job would write the old class ids after the remap
-        self.save_current()
-        self.report(self.saver.flush())
+        self.model_controller.stop_all()  # a job would write old class ids after the remap
+        self.loader.stop()
+        self.session.flush()
+        # Nothing can be painted while the masks are rewritten; the image comes back after.
+        self._after_deletion = self.current.name if self.current is not None else None
+        self.current = None
+        self.canvas.set_document(None)
+        self.canvas.set_prediction(None)
+        self.canvas.set_image(None, "Deleting the class: rewriting the masks …")
+        self._update_support_action()
 
     def _on_class_deleted(self, _class_id: int) -> None:
         project = self.project
         if project is not None and project.active_model is not None:
             # The model predicts the old class ids: using it would label with shifted ids.
-            project.active_model, project.model_info = None, {}
-            self.saver.save_project(project)
-            self.model.project_opened(project)
+            self.session.set_model(None, {})
             QMessageBox.information(self, "Delete class", "The model was learned with the old "
                                     "classes and is no longer used: press Learn class to "
                                     "learn the remaining ones.")
-        if self.current is not None:  # the masks on disk were remapped: show them
-            name, self.current = self.current.name, None
+
+    def _on_deletion_finished(self) -> None:
+        """Show the remapped masks of the image that was shown (or asked for meanwhile)."""
+        name, self._after_deletion = self._after_deletion, None
+        if name is not None and self.project is not None:
             self.show_image(name)
         self._reload_thumbnails()
 
@@ -342,8 +390,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
 
     def report(self, errors: list[str]) -> None:
         """Show write errors in the status bar."""
-        for error in errors:
-            self.statusBar().showMessage(error, 10000)
+        self.session.report(errors)
 
     def may_discard_unsaved(self) -> bool:
         """Save; if some labels still cannot be written, ask before they are dropped."""

@@ -6,6 +6,7 @@ results on the main thread.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,28 +23,51 @@ from app.jobs import (
     ModelReady,
     PredictResult,
     Status,
-    auto_label_job,
-    learn_job,
-    predict_job,
 )
+from app.session import LABEL, LEARN
 from engine.edit.document import MaskDocument
 from engine.io.labels import has_painting
 from engine.io.project import ImageState, Project
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from PySide6.QtGui import QAction
+    from PySide6.QtWidgets import QLabel, QWidget
+
+    from app.actions import Actions
+    from app.canvas import MaskCanvas
+    from app.image_list import ImageListPanel
+    from app.job_panel import JobPanel
+    from app.review import Review
+    from app.session import Session
+
+
+@dataclass(frozen=True)
+class ModelViews:
+    """The widgets the controller drives: the model panel, the actions it triggers, the
+    canvas (prediction overlay), the image list (badges, thumbnails) and two status labels."""
+
+    job_panel: JobPanel
+    actions: Actions
+    canvas: MaskCanvas
+    image_panel: ImageListPanel
+    model_status: QLabel
+    device_label: QLabel
 
 
 class ModelController(QObject):
-    """Owns the learn / auto-label / predict jobs of one window."""
+    """Runs the learn / auto-label / predict jobs of one session and shows them."""
 
     learned = Signal(object)       # Path of the new model
     labelled = Signal(bool)        # auto-labelling ended (True = cancelled)
     predicted = Signal(str)        # live prediction of the shown image arrived
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(self, session: Session, views: ModelViews, review: Review,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.views = views
+        self.review = review
+        self._parent = parent
         self.learn_config: Any = None  # engine.learning.config.LearnConfig; None = defaults
         self.device: str | None = None    # None = CUDA, then MPS, then CPU
         self.learn: Job | None = None
@@ -54,36 +78,51 @@ class ModelController(QObject):
         self._predictors: dict[str, Any] = {}  # used by one predict job at a time
         self._counts_timer = QTimer(self, singleShot=True, interval=250)
         self._counts_timer.timeout.connect(self._refresh_counts)
-        a, p = window.actions_, window.job_panel
+        a, p = views.actions, views.job_panel
         a.learn.triggered.connect(self.start_learning)
         a.auto_label.triggered.connect(self.start_auto_label)
         a.review_next.triggered.connect(self.review_next)
         a.accept.triggered.connect(self.accept)
         a.toggle_support.triggered.connect(self.toggle_support)
         a.cancel_job.triggered.connect(self.cancel)
-        for button, action in ((p.learn_button, a.learn), (p.label_button, a.auto_label),
-                               (p.review_button, a.review_next), (p.accept_button, a.accept),
-                               (p.support_button, a.toggle_support),
-                               (p.cancel_button, a.cancel_job)):
+        buttons: tuple[tuple[Any, QAction], ...] = (
+            (p.learn_button, a.learn), (p.label_button, a.auto_label),
+            (p.review_button, a.review_next), (p.accept_button, a.accept),
+            (p.support_button, a.toggle_support), (p.cancel_button, a.cancel_job))
+        for button, action in buttons:
             button.clicked.connect(action.trigger)
+        session.events.project_changed.connect(self._on_project_changed)
+        session.events.model_changed.connect(self._on_model_changed)
         QThreadPool.globalInstance().setMaxThreadCount(
             max(4, QThreadPool.globalInstance().maxThreadCount()))
 
     @property
     def project(self) -> Project | None:
-        """The window's open project."""
-        return self.w.project
+        """The session's open project."""
+        return self.session.project
+
+    @property
+    def predicting(self) -> bool:
+        """True while the shown image's prediction runs."""
+        return self._predict is not None
 
     # -- project / image events ------------------------------------------------------
+    def _on_project_changed(self, project: Project | None) -> None:
+        if project is not None:
+            self.project_opened(project)
+
     def project_opened(self, project: Project) -> None:
         """Show the project's model (if any)."""
-        self._predictors.clear()
-        info = project.model_info
-        if project.model_path is not None:
-            self._show_model(project.model_path.name, info)
+        path = project.model_path
+        self._on_model_changed(path.name if path is not None else None, project.model_info)
+
+    def _on_model_changed(self, name: str | None, info: dict) -> None:
+        self._predictors.clear()  # the file was (re)written, or another model is used
+        if name is not None:
+            self._show_model(name, info)
         else:
-            self.w.model_status.setText("No model")
-            self.w.job_panel.model_label.setText(
+            self.views.model_status.setText("No model")
+            self.views.job_panel.model_label.setText(
                 "No model yet. Paint a few examples, then press Learn class.")
 
     def image_shown(self, current: CurrentImage) -> None:
@@ -100,19 +139,21 @@ class ModelController(QObject):
         project = self.project
         if cur is None or project is None or project.model_path is None or cur.rgb is None:
             return
-        job = self._predict = Job(predict_job, self._predictors, project.model_path, cur.name,
-                                  cur.rgb, self.device, self.w.settings.flip_average)
+        job = self._predict = Job(self.session.worker("predict"), self._predictors,
+                                  project.model_path, cur.name, cur.rgb, self.device,
+                                  self.session.settings.flip_average)
         job.returned.connect(self._on_predicted)
-        job.errored.connect(lambda msg: self.w.statusBar().showMessage(msg, 8000))
+        job.errored.connect(lambda msg: self.session.status(msg, 8000))
         job.finished.connect(self._on_predict_finished)
 
     def _on_predicted(self, result: PredictResult) -> None:
-        cur = self.w.current
-        self.w.device_label.setText(f"Device: {result.device.upper()}")
+        cur = self.session.current
+        self.views.device_label.setText(f"Device: {result.device.upper()}")
         if cur is None or cur.name != result.name or self.project is None:
             return
         cur.confidence = result.confidence
-        self.w.canvas.set_confidence(result.confidence, self.w.settings.low_confidence_threshold)
+        self.views.canvas.set_confidence(result.confidence,
+                                         self.session.settings.low_confidence_threshold)
         # Every image gets the prediction layer (Show prediction, Take prediction); only an
         # untouched unlabelled or predicted one starts its labels from it.
         self._show_prediction(cur, result.labels)
@@ -125,58 +166,63 @@ class ModelController(QObject):
 
     def _show_prediction(self, cur: CurrentImage, labels: Any) -> None:
         """Show ``labels`` as the prediction; an untouched document starts from it."""
+        canvas = self.views.canvas
         cur.prediction = labels
-        self.w.canvas.set_prediction(labels)
-        if (not cur.dirty and not self.w.canvas.stroke_active and self.project is not None
+        canvas.set_prediction(labels)
+        if (not cur.dirty and not canvas.stroke_active and self.project is not None
                 and self.project.state(cur.name) in (ImageState.UNLABELLED,
                                                      ImageState.PREDICTED)):
             cur.document = MaskDocument(labels)
             cur.saved_revision = cur.document.revision
-            self.w.canvas.set_document(cur.document)
+            canvas.set_document(cur.document)
 
     # -- learning -------------------------------------------------------------------------
     def start_learning(self) -> None:
         """Learn from the support images (the painted ones) in a worker thread."""
-        project = self.project
-        if project is None or self.busy:
+        project, session = self.project, self.session
+        if project is None or session.busy:
             return
         if project.read_only:  # its models/ belongs to the other window (or cannot be written)
-            QMessageBox.information(self.w, "Learn class", "This folder is open read-only: "
-                                    "learning needs a project this window can write to.")
+            QMessageBox.information(self._parent, "Learn class", "This folder is open "
+                                    "read-only: learning needs a project this window can "
+                                    "write to.")
             return
-        self.w.save_current()
-        self.w.report(self.w.saver.flush())
-        if self.w.saver.unsaved:
+        session.flush()
+        if session.saver.unsaved:
             # Learning reads the examples from disk: it would learn stale or missing masks.
-            QMessageBox.warning(self.w, "Learn class", "The labels of "
-                                f"{len(self.w.saver.unsaved)} image(s) could not be saved "
+            QMessageBox.warning(self._parent, "Learn class", "The labels of "
+                                f"{len(session.saver.unsaved)} image(s) could not be saved "
                                 "(see the earlier warning). Free space or fix the folder's "
                                 "permissions, then learn again: saving is retried.")
             return
         names = project.names_with(ImageState.SUPPORT)
         if not names:
-            QMessageBox.information(self.w, "Learn class", "Paint the class on at least one "
-                                    "image first: painted images are the examples.")
+            QMessageBox.information(self._parent, "Learn class", "Paint the class on at least "
+                                    "one image first: painted images are the examples.")
             return
         request = LearnRequest(
             [(project.image_path(n), project.label_path(n)) for n in names],
             [(c.id, c.name, c.color) for c in project.classes], project.models_dir,
             self.learn_config)
-        self.w.job_panel.set_busy(f"Learning from {len(names)} examples…")
+        title = f"Learning from {len(names)} examples…"
+        self.views.job_panel.set_busy(title)
         self._learn_ready = False  # set when the trained model is in use (ModelReady)
-        job = self.learn = Job(learn_job, request)
+        job = self.learn = Job(session.worker("learn"), request)
+        session.job_started(LEARN, title)
         job.yielded.connect(self._on_learn_progress)
         job.returned.connect(self._on_learned)
-        job.errored.connect(lambda msg: self._job_failed("Learning failed", msg))
+        job.errored.connect(lambda msg: self._job_failed(LEARN, "Learning failed", msg))
         job.finished.connect(self._on_learn_finished)
 
     def _on_learn_progress(self, item: Any) -> None:
+        panel = self.views.job_panel
         if isinstance(item, ModelReady):
             self._use_model(item.path, {"estimating": True})
             self._learn_ready = True
             return
         if isinstance(item, Status):
-            self.w.job_panel.set_progress(0, 0, item.message, item.message)
+            panel.set_progress(0, 0, item.message, item.message)
+            self.session.job_progress(LEARN, item.message)
             return
         phase = {"features": "Reading features", "train": "Training",
                  "validate": "Checking (leave-one-out)"}.get(item.phase, item.phase)
@@ -187,7 +233,8 @@ class ModelController(QObject):
         else:
             detail = f"{phase}: step {item.step}/{item.total_steps}   {loss}" + (
                 f"about {eta} left" if eta else "")
-        self.w.job_panel.set_progress(item.step, item.total_steps, f"{phase} %p%", detail)
+        panel.set_progress(item.step, item.total_steps, f"{phase} %p%", detail)
+        self.session.job_progress(LEARN, detail)
 
     def _on_learned(self, result: LearnResult) -> None:
         meta = dict(getattr(result.model, "metadata", {}) or {})
@@ -206,12 +253,10 @@ class ModelController(QObject):
             return False
         # New weights, unless this is the file saved again with its estimate.
         new_weights = project.active_model != path.name or bool(info.get("estimating"))
-        project.active_model, project.model_info = path.name, info
-        self.w.saver.save_project(project)
-        self._predictors.clear()  # the file was (re)written
-        self._show_model(path.name, info)
-        if self.w.current is not None and new_weights:
-            self.image_shown(self.w.current)  # the new model's overlay, at once
+        self.session.set_model(path.name, info)  # shown by _on_model_changed
+        cur = self.session.current
+        if cur is not None and new_weights:
+            self.image_shown(cur)  # the new model's overlay, at once
         return True
 
     def use_live_model(self, path: Path, info: dict) -> None:
@@ -219,25 +264,21 @@ class ModelController(QObject):
         image again (:mod:`app.live`)."""
         project = self.project
         same = project is not None and project.active_model == path.name
-        if self._use_model(path, info) and same and self.w.current is not None:
+        if self._use_model(path, info) and same and self.session.current is not None:
             self._predictors.clear()  # same file name, new weights
-            self.image_shown(self.w.current)
+            self.image_shown(self.session.current)
 
     def _on_learn_finished(self, cancelled: bool) -> None:
         self.learn = None
         project = self.project
         if cancelled and self._learn_ready and project is not None and not project.read_only:
             # Cancelled during the leave-one-out check: the new model stays, unestimated.
-            project.model_info = {"estimate": "cancelled"}
-            self.w.saver.save_project(project)
-            if project.model_path is not None:
-                self._show_model(project.model_path.name, project.model_info)
+            self.session.set_model(project.active_model, {"estimate": "cancelled"})
         text = ("Cancelled: the new model is in use, without its estimate."
                 if cancelled and self._learn_ready else
                 "Cancelled: the previous model is kept." if cancelled
                 else "Model ready. Auto-label the folder, or correct and learn again.")
-        if not self.w.job_panel.detail.text().startswith("Learning failed"):
-            self.w.job_panel.set_idle(text)
+        self._job_ended(LEARN, text)
 
     def _show_model(self, name: str, info: dict) -> None:
         """Show the model ``name`` with its ``model_info`` (from project.json: any values)."""
@@ -254,43 +295,49 @@ class ModelController(QObject):
         estimating = bool(info.get("estimating")) and self.learn is not None
         cut_off = info.get("estimate") == "cancelled" or (bool(info.get("estimating"))
                                                          and self.learn is None)
-        self.w.job_panel.set_model(name, miou_f, per, per_support, names, estimating=estimating,
-                                   note=("The leave-one-out check was cancelled: learn again "
-                                         "to get the estimate.") if cut_off else None)
+        self.views.job_panel.set_model(
+            name, miou_f, per, per_support, names, estimating=estimating,
+            note=("The leave-one-out check was cancelled: learn again to get the estimate.")
+            if cut_off else None)
         loo = f"   LOO IoU {miou_f * 100:.0f} %" if miou_f is not None else ""
-        self.w.model_status.setText(f"Model {name}{loo}")
+        self.views.model_status.setText(f"Model {name}{loo}")
         if device:
-            self.w.device_label.setText(f"Device: {device.upper()}")
+            self.views.device_label.setText(f"Device: {device.upper()}")
 
     # -- auto-labelling --------------------------------------------------------------------
     def start_auto_label(self) -> None:
         """Predict every image without a human label, in the background."""
-        project = self.project
-        if project is None or self.busy:
+        project, session = self.project, self.session
+        if project is None or session.busy:
             return
         if project.read_only:
-            QMessageBox.information(self.w, "Auto-label", "This folder is open read-only: "
-                                    "auto-labelling needs a project this window can write to.")
+            QMessageBox.information(self._parent, "Auto-label", "This folder is open "
+                                    "read-only: auto-labelling needs a project this window "
+                                    "can write to.")
             return
         if project.model_path is None:
-            QMessageBox.information(self.w, "Auto-label", "Learn a class first.")
+            QMessageBox.information(self._parent, "Auto-label", "Learn a class first.")
             return
         names = project.names_with(ImageState.UNLABELLED, ImageState.PREDICTED)
-        shapes = {n: s for n in names if (s := self.w.image_panel.model.thumb_shape(n))}
-        self.w.job_panel.set_busy(f"Auto-labelling {len(names)} images…")
-        job = self.label = Job(auto_label_job, project.model_path,
+        thumbs = self.views.image_panel.model
+        shapes = {n: s for n in names if (s := thumbs.thumb_shape(n))}
+        title = f"Auto-labelling {len(names)} images…"
+        self.views.job_panel.set_busy(title)
+        job = self.label = Job(session.worker("auto_label"), project.model_path,
                                [project.image_path(n) for n in names],
                                project.root / "predictions", shapes, self.device,
-                               flip_average=self.w.settings.flip_average)
+                               flip_average=session.settings.flip_average)
+        session.job_started(LABEL, title)
         job.yielded.connect(self._on_label_update)
-        job.errored.connect(lambda msg: self._job_failed("Auto-labelling failed", msg))
+        job.errored.connect(lambda msg: self._job_failed(LABEL, "Auto-labelling failed", msg))
         job.finished.connect(self._on_label_finished)
 
     def _on_label_update(self, item: LabelUpdate | Status) -> None:
-        project = self.project
+        project, panel = self.project, self.views.job_panel
         if isinstance(item, Status) or project is None or project.read_only:
             if isinstance(item, Status):
-                self.w.job_panel.set_progress(0, 0, item.message, item.message)
+                panel.set_progress(0, 0, item.message, item.message)
+                self.session.job_progress(LABEL, item.message)
             return
         p = item.progress
         name = Path(p.path).name
@@ -298,10 +345,11 @@ class ModelController(QObject):
             conf = (p.confidence_score if p.confidence_score is not None
                     else project.mean_confidence(name))
             project.record_prediction(name, conf, save=False)
-            self.w.image_panel.model.set_state(name, project.state(name))
+            thumbs = self.views.image_panel.model
+            thumbs.set_state(name, project.state(name))
             if item.small is not None:
-                self.w.image_panel.model.set_overlay(name, item.small)
-            cur = self.w.current
+                thumbs.set_overlay(name, item.small)
+            cur = self.session.current
             if cur is not None and cur.name == name and p.labels is not None:
                 self._show_prediction(cur, p.labels)
         self._counts_timer.start()
@@ -309,69 +357,72 @@ class ModelController(QObject):
         detail = f"{p.index}/{p.total}   {p.images_per_s:.1f} images/s" + (
             f"   about {eta} left" if eta else "") + (
             f"\n{p.message}" if p.status == "failed" else "")
-        self.w.job_panel.set_progress(p.index, p.total, "Auto-labelling %p%", detail)
+        panel.set_progress(p.index, p.total, "Auto-labelling %p%", detail)
+        self.session.job_progress(LABEL, detail)
 
     def _on_label_finished(self, cancelled: bool) -> None:
         self.label = None
         if self.project is not None and not self.project.read_only:
-            self.w.saver.save_project(self.project)
+            self.session.saver.save_project(self.project)
         self._refresh_counts()
         text = ("Cancelled: labelled images are kept; Auto-label again to continue."
                 if cancelled else "Done. Press Review next (N) to check the least sure ones.")
-        if not self.w.job_panel.detail.text().startswith("Auto-labelling failed"):
-            self.w.job_panel.set_idle(text)
+        self._job_ended(LABEL, text)
         self.labelled.emit(cancelled)
 
     def _refresh_counts(self) -> None:
         if self.project is not None:
-            self.w.image_panel.set_counts(self.project.counts())
+            self.views.image_panel.set_counts(self.project.counts())
 
     # -- review ------------------------------------------------------------------------------
     def review_next(self) -> None:
         """Show the least confident predicted image (other than the current one)."""
         if self.project is None:
             return
-        current = self.w.current.name if self.w.current is not None else None
+        cur = self.session.current
+        current = cur.name if cur is not None else None
         queue = [n for n in self.project.review_queue() if n != current]
         if not queue:
-            self.w.statusBar().showMessage("Nothing left to review.", 5000)
+            self.session.status("Nothing left to review.", 5000)
             return
-        self.w.show_image(queue[0])
-        self.w.actions_.show_predictions.setChecked(True)
+        self.session.request_image(queue[0])
+        self.views.actions.show_predictions.setChecked(True)
 
     def accept(self) -> None:
         """Keep the shown prediction (with any corrections) as the human label; go on."""
-        cur, project = self.w.current, self.project
+        cur, project = self.session.current, self.project
         if cur is None or project is None or cur.document is None or project.read_only:
             return
         if (project.state(cur.name) == ImageState.UNLABELLED
                 and not has_painting(cur.document.labels)):
             return  # nothing to accept
-        if not self.w.review.may_accept(cur.name):
+        if not self.review.may_accept(cur.name):
             return  # an unsure prediction, and the user chose to look again
         # Accepting keeps the labels; an example stays an example (it was demoted).
         keep = project.state(cur.name) == ImageState.SUPPORT
-        cur.save(project, self.w.saver, ImageState.SUPPORT if keep else ImageState.REVIEWED)
-        self.w.state_changed(cur.name)
+        cur.save(project, self.session.saver,
+                 ImageState.SUPPORT if keep else ImageState.REVIEWED)
+        self.session.state_changed(cur.name)
         self.review_next()
 
     def toggle_support(self) -> None:
         """Add the shown image to the examples (or take it out again)."""
-        cur, project = self.w.current, self.project
+        cur, project = self.session.current, self.project
         if cur is None or project is None or cur.document is None or project.read_only:
             return
         if project.state(cur.name) == ImageState.SUPPORT:
             project.set_state(cur.name, ImageState.REVIEWED, save=False)
-            self.w.saver.save_project(project)
+            self.session.saver.save_project(project)
         else:
-            cur.save(project, self.w.saver, ImageState.SUPPORT)
-        self.w.state_changed(cur.name)
+            cur.save(project, self.session.saver, ImageState.SUPPORT)
+        self.session.state_changed(cur.name)
 
     # -- jobs ----------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        """True while learning or auto-labelling runs."""
-        return self.learn is not None or self.label is not None
+        """True while learning, auto-labelling or a class deletion runs
+        (:attr:`Session.busy`)."""
+        return self.session.busy
 
     def cancel(self) -> None:
         """Cancel learning / auto-labelling."""
@@ -386,9 +437,21 @@ class ModelController(QObject):
             if job is not None:
                 job.detach()  # results that arrive later belong to no project
         self.learn = self.label = self._predict = None
-        self.w.job_panel.set_idle("")
+        for kind in (LEARN, LABEL):
+            if self.session.job(kind).running:
+                self.session.job_finished(kind, "Stopped.")
+        self.views.job_panel.set_idle("")
         QThreadPool.globalInstance().waitForDone(30_000)
 
-    def _job_failed(self, title: str, message: str) -> None:
-        self.w.job_panel.set_idle(f"{title}: {message}")
-        self.w.statusBar().showMessage(f"{title}: {message}", 15000)
+    def _job_failed(self, kind: str, title: str, message: str) -> None:
+        text = f"{title}: {message}"
+        self.session.job_failed(kind, text)
+        self.views.job_panel.set_idle(text)
+        self.session.status(text, 15000)
+
+    def _job_ended(self, kind: str, text: str) -> None:
+        """The job ``kind`` finished: say ``text`` unless it failed (its message stays)."""
+        failed = self.session.job(kind).failure is not None
+        self.session.job_finished(kind, text)
+        if not failed:
+            self.views.job_panel.set_idle(text)

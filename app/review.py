@@ -20,7 +20,8 @@ from engine.edit.document import MaskDocument
 from engine.io.project import ImageState
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.canvas import MaskCanvas
+    from app.session import Session
 
 MAX_HISTORY = 100  # MaskDocument's default undo depth
 
@@ -34,7 +35,7 @@ STATE_TEXT = {
 }
 
 
-def ask(parent: QWidget, title: str, text: str) -> bool:
+def ask(parent: QWidget | None, title: str, text: str) -> bool:
     """Yes/No question (tests replace this function: a modal box would block them)."""
     answer = QMessageBox.question(parent, title, text,
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
@@ -45,9 +46,12 @@ def ask(parent: QWidget, title: str, text: str) -> bool:
 class Review(QObject):
     """The shown image's state history (one entry per stroke), accept and un-review."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(self, session: Session, canvas: MaskCanvas, parent: QWidget | None = None
+                 ) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.canvas = canvas
+        self._parent = parent
         self._doc: MaskDocument | None = None
         self._undo: list[ImageState] = []  # state before each undoable stroke
         self._redo: list[ImageState] = []  # state after each undone stroke
@@ -61,32 +65,32 @@ class Review(QObject):
     def stroke_finished(self) -> None:
         """Save the stroke; remember the state it replaced; say so when it made the
         prediction the human label."""
-        w, cur = self.w, self.w.current
-        if cur is None or w.project is None or cur.document is None:
-            w.save_current()
+        s, cur = self.session, self.session.current
+        if cur is None or s.project is None or cur.document is None:
+            s.save_current()
             return
         self._history_of(cur.document)
-        before = w.project.state(cur.name)
-        w.save_current()  # saved per stroke, off the main thread: a crash loses one stroke
-        after = w.project.state(cur.name)
+        before = s.project.state(cur.name)
+        s.save_current()  # saved per stroke, off the main thread: a crash loses one stroke
+        after = s.project.state(cur.name)
         self._undo = [*self._undo, before][-MAX_HISTORY:]
         self._redo.clear()
         if before == ImageState.PREDICTED and after == ImageState.REVIEWED:
-            w.statusBar().showMessage(
+            s.status(
                 f"{cur.name} is now reviewed: the corrected prediction is saved as your "
                 "label. Undo (Ctrl+Z) makes it predicted again.", 15000)
 
     def history(self, undo: bool) -> bool:
         """Undo (or redo) the last stroke and the state change it made; False when none."""
-        w, cur = self.w, self.w.current
+        s, cur = self.session, self.session.current
         doc = cur.document if cur is not None else None
         if cur is None or doc is None or (doc.undo() if undo else doc.redo()) is None:
             return False
         self._history_of(doc)
         source, target = (self._undo, self._redo) if undo else (self._redo, self._undo)
-        project = w.project
+        project = s.project
         if not source or project is None or project.read_only:
-            w.save_current()
+            s.save_current()
             return True
         target.append(project.state(cur.name))
         self._restore(source.pop())
@@ -95,28 +99,28 @@ class Review(QObject):
     def _restore(self, state: ImageState) -> None:
         """Write the shown labels back with ``state``; no human label for the states that
         have none (unlabelled, predicted)."""
-        w, cur = self.w, self.w.current
-        if cur is None or cur.document is None or w.project is None:
+        s, cur = self.session, self.session.current
+        if cur is None or cur.document is None or s.project is None:
             return
         if state in (ImageState.UNLABELLED, ImageState.PREDICTED):
-            w.saver.clear_label(w.project, cur.name, state)
+            s.saver.clear_label(s.project, cur.name, state)
             cur.saved_revision = cur.document.revision
         else:
-            cur.save(w.project, w.saver, state)
-        w.state_changed(cur.name)
+            cur.save(s.project, s.saver, state)
+        s.state_changed(cur.name)
 
     # -- accept ------------------------------------------------------------------------------
     def may_accept(self, name: str) -> bool:
         """False when the user declines accepting an unsure, uncorrected prediction (asked
         once per image)."""
-        project = self.w.project
+        project = self.session.project
         if project is None or project.state(name) != ImageState.PREDICTED:
             return True
         score = project.mean_confidence(name)
-        limit = self.w.settings.confirm_accept_below
+        limit = self.session.settings.confirm_accept_below
         if score is None or score >= limit or name in self.confirmed:
             return True
-        if not ask(self.w, "Accept an unsure prediction?",
+        if not ask(self._parent, "Accept an unsure prediction?",
                    f"The model is unsure of {name} (confidence {score * 100:.0f} %). "
                    "Keep its labels as yours without correcting them?"):
             return False
@@ -126,7 +130,7 @@ class Review(QObject):
     # -- un-review ---------------------------------------------------------------------------
     def can_unreview(self, name: str) -> bool:
         """A reviewed image with a prediction on disk can go back to predicted."""
-        project = self.w.project
+        project = self.session.project
         return (project is not None and not project.read_only
                 and project.state(name) == ImageState.REVIEWED
                 and project.prediction_path(name).is_file())
@@ -134,37 +138,37 @@ class Review(QObject):
     def unreview(self, name: str) -> bool:
         """Make ``name`` predicted again (its human label is removed; asks when the label
         differs from the prediction); True when done."""
-        w, project = self.w, self.w.project
+        s, project = self.session, self.session.project
         if project is None or not self.can_unreview(name):
             return False
-        cur = w.current if w.current is not None and w.current.name == name else None
+        cur = s.current if s.current is not None and s.current.name == name else None
         labels = cur.document.labels if cur is not None and cur.document else None
         if labels is None:
             labels = project.load_label(name)
         prediction = project.load_prediction(name)
         if (labels is not None and prediction is not None
                 and not np.array_equal(labels, prediction)
-                and not ask(w, "Mark as not reviewed",
+                and not ask(self._parent, "Mark as not reviewed",
                             f"Your corrections of {name} will be dropped and the model's "
                             "prediction shown again. Go on?")):
             return False
-        w.saver.clear_label(project, name, ImageState.PREDICTED)
+        s.saver.clear_label(project, name, ImageState.PREDICTED)
         if cur is not None and prediction is not None:
             cur.document = MaskDocument(prediction)
             cur.saved_revision = cur.document.revision
-            w.canvas.set_document(cur.document)
-            w.refresh_thumbnail_overlay()
-        w.state_changed(name)
+            self.canvas.set_document(cur.document)
+            s.labels_changed(name)
+        s.state_changed(name)
         return True
 
     def unreview_current(self) -> None:
         """The Model menu's action: un-review the shown image."""
-        if self.w.current is not None:
-            self.unreview(self.w.current.name)
+        if self.session.current is not None:
+            self.unreview(self.session.current.name)
 
     def menu_for(self, name: str) -> QMenu:
         """The context menu of image ``name`` (list and canvas)."""
-        menu = QMenu(self.w)
+        menu = QMenu(self._parent)
         action = menu.addAction("Mark as not reviewed", lambda: self.unreview(name))
         action.setEnabled(self.can_unreview(name))
         action.setToolTip("Back to the model's prediction; the image is predicted again")

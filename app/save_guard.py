@@ -9,17 +9,20 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QMessageBox
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from PySide6.QtWidgets import QWidget
+
+    from app.session import Session
 
 AUTOSAVE_MS = 3000
 
 
 class SaveGuard(QObject):
-    """Autosaves the window's current image every few seconds and watches its ``Saver``."""
+    """Autosaves the session's current image every few seconds and watches its ``Saver``."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.w = window
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._parent = parent
         self.box: QMessageBox | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(AUTOSAVE_MS)
@@ -28,14 +31,14 @@ class SaveGuard(QObject):
 
     def tick(self) -> None:
         """Queue the current labels if they changed, then check on failed writes."""
-        self.w.save_current()
+        self.session.save_current()
         self.check()
 
     def check(self) -> None:
         """Report failed writes once (non-modal) and retry them; the labels stay in memory."""
-        saver = self.w.saver
+        saver = self.session.saver
         errors = saver.take_errors()
-        self.w.report(errors)
+        self.session.report(errors)
         if not saver.unsaved:
             if self.box is not None:
                 self.box.close()
@@ -47,27 +50,26 @@ class SaveGuard(QObject):
                               "the folder read-only?).\n\n" + (errors[0] if errors else "")
                               + "\n\nThey are kept in memory and saving is retried every few "
                               "seconds; this message closes itself once they are saved.",
-                              parent=self.w)
+                              parent=self._parent)
             box.setModal(False)
             box.show()
             self.box = box
-        project = self.w.project
+        project = self.session.project
         if project is not None and not project.read_only:
             saver.retry(project)
 
     def may_discard_unsaved(self) -> bool:
         """Save, then, if some labels still cannot be written, ask before they are dropped."""
-        w, saver = self.w, self.w.saver
-        w.save_current()
-        w.report(saver.flush())
-        if not saver.unsaved or w.project is None:
+        s, saver = self.session, self.session.saver
+        s.flush()
+        if not saver.unsaved or s.project is None:
             return True
-        saver.retry(w.project)
-        w.report(saver.flush())
+        saver.retry(s.project)
+        s.report(saver.flush())
         if not saver.unsaved:
             return True
         answer = QMessageBox.warning(
-            w, "Labels not saved",
+            self._parent, "Labels not saved",
             f"The labels of {len(saver.unsaved)} image(s) could not be written to disk "
             "(is it full?). Close the folder anyway and lose them?",
             QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,

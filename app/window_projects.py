@@ -72,8 +72,7 @@ class ProjectsMixin(_Base):
         self.setWindowTitle(f"{project.image_folder.name}{suffix} – DistillFSS Studio")
         for warning in project.warnings:
             QMessageBox.warning(self, "Project", warning)
-        self.reload_project_view(show=False)
-        self.model.project_opened(project)
+        self.reload_project_view(show=False)  # the model: session.project_changed
         if not project.images:
             self.current = None
             self.canvas.set_document(None)
@@ -106,9 +105,9 @@ class ProjectsMixin(_Base):
         self.thumbs.stop()
         self.canvas.smart.shutdown()  # GrabCut / superpixels of this project's images
         self.live.forget()
-        self.model.stop_all()
-        self.save_current()
-        self.report(self.saver.flush())
+        self.deletion.stop()
+        self.model_controller.stop_all()
+        self.session.flush()
         self.saver.unsaved.clear()  # they belong to this project (the user was asked)
         if self.project is not None:
             try:

@@ -13,9 +13,9 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtWidgets import QApplication, QToolBar
 from pytestqt.qtbot import QtBot
 
-import app.model_controller as mc
 from app.canvas import Tool
 from app.contrast import auto_limits, contrast_lut
+from app.session import Workers
 from app.toolbar import initial_size
 
 
@@ -36,8 +36,8 @@ def test_contrast_is_display_only(qtbot: QtBot, folder: Path,
         seen.append(image.copy())
         raise RuntimeError("no model in this test")
 
-    monkeypatch.setattr(mc, "predict_job", fake_predict)
     window = open_window(qtbot, folder)
+    window.session.workers = Workers(predict=fake_predict)
     cur = window.current
     assert cur is not None and cur.rgb is not None
     rgb = cur.rgb.copy()
@@ -52,11 +52,11 @@ def test_contrast_is_display_only(qtbot: QtBot, folder: Path,
     assert window.contrast.limits == auto_limits(window.current.rgb)
     window.step_image(-1)
     assert np.array_equal(window.current.rgb, rgb)  # the image in memory is untouched
-    window.model.project_opened(window.project)  # type: ignore[arg-type]
+    window.model_controller.project_opened(window.project)  # type: ignore[arg-type]
     window.project.active_model = "m.dfss"  # type: ignore[union-attr]
     (window.project.models_dir / "m.dfss").write_bytes(b"x")  # type: ignore[union-attr]
-    window.model.image_shown(window.current)  # what the model is given: the raw pixels
-    qtbot.waitUntil(lambda: window.model._predict is None)
+    window.model_controller.image_shown(window.current)  # what the model is given: the raw pixels
+    qtbot.waitUntil(lambda: not window.model_controller.predicting)
     assert seen and np.array_equal(seen[-1], rgb)
     window.contrast.reset.click()
     assert window.contrast.limits == (0, 255) and not window.contrast.auto.isChecked()

@@ -37,8 +37,8 @@ def test_paint_learn_autolabel_accept_reaches_iou(qtbot: QtBot, tmp_path: Path) 
     window.show()
     assert window.open_folder(folder)
     # A fixed step count (no time budget) keeps the result the same on slow or busy machines.
-    window.model.learn_config = LearnConfig(max_steps=90, time_budget_s=None, loo_steps=0,
-                                            seed=0)
+    window.model_controller.learn_config = LearnConfig(max_steps=90, time_budget_s=None,
+                                                       loo_steps=0, seed=0)
     names = sorted(truth)
     # The method's deterministic support choice (method.md §4.1, as in `distillfss demo`):
     # both ends of the list, then midpoints.
@@ -51,10 +51,10 @@ def test_paint_learn_autolabel_accept_reaches_iou(qtbot: QtBot, tmp_path: Path) 
     project = window.project
     assert project is not None and len(project.names_with(ImageState.SUPPORT)) == SUPPORTS
 
-    with qtbot.waitSignal(window.model.learned, timeout=240_000):
+    with qtbot.waitSignal(window.model_controller.learned, timeout=240_000):
         window.actions_.learn.trigger()
-    qtbot.waitUntil(lambda: window.model.learn is None, timeout=30_000)
-    with qtbot.waitSignal(window.model.labelled, timeout=240_000) as blocker:
+    qtbot.waitUntil(lambda: window.model_controller.learn is None, timeout=30_000)
+    with qtbot.waitSignal(window.model_controller.labelled, timeout=240_000) as blocker:
         window.actions_.auto_label.trigger()
     assert blocker.args == [False]
     assert project.counts()[ImageState.PREDICTED] == len(names) - SUPPORTS

@@ -34,7 +34,7 @@ def tiny_config() -> object:
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[MainWindow, dict[str, np.ndarray]]]:
     truth = make_folder(tmp_path / "images", n=6)
     w = open_window(qtbot, tmp_path / "images")
-    w.model.learn_config = tiny_config()
+    w.model_controller.learn_config = tiny_config()
     for name in list(truth)[:3]:  # paint the truth of three images through the document
         w.show_image(name)
         assert w.current is not None and w.current.document is not None
@@ -75,12 +75,12 @@ def test_learn_shows_overlay_and_ui_stays_responsive(
     meter = GapMeter()
     meter.start()
     try:
-        with qtbot.waitSignal(w.model.learned, timeout=180_000):
+        with qtbot.waitSignal(w.model_controller.learned, timeout=180_000):
             w.actions_.learn.trigger()
     finally:
         meter.timer.stop()
         gc.unfreeze()
-    with qtbot.waitSignal(w.model.predicted, timeout=60_000):
+    with qtbot.waitSignal(w.model_controller.predicted, timeout=60_000):
         pass
     assert w.project is not None and w.project.model_path is not None
     # the examples' file names travel with the model, for the per-example LOO sentence
@@ -97,14 +97,14 @@ def test_model_in_use_before_the_check_then_saved_with_its_estimate(
     from engine.nn.modelfile import read_header
 
     w, truth = window
-    w.model.learn_config = replace(tiny_config(), loo_steps=3)
+    w.model_controller.learn_config = replace(tiny_config(), loo_steps=3)
     w.show_image("img05.png")
     ready: list[bool] = []
-    with qtbot.waitSignal(w.model.learned, timeout=180_000):
+    with qtbot.waitSignal(w.model_controller.learned, timeout=180_000):
         w.actions_.learn.trigger()
         qtbot.waitUntil(lambda: w.project is not None and w.project.active_model is not None,
                         timeout=180_000)
-        ready.append(w.model.learn is not None)  # in use while the learn job still ran
+        ready.append(w.model_controller.learn is not None)  # in use while the learn job still ran
     assert ready == [True]
     info = w.project.model_info
     assert info["loo_miou"] is not None and len(info["loo_per_support"]) == 3
@@ -116,7 +116,7 @@ def test_model_in_use_before_the_check_then_saved_with_its_estimate(
 def test_cancel_learning(qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
     w, _truth = window
     w.actions_.learn.trigger()
-    job = w.model.learn
+    job = w.model_controller.learn
     assert job is not None
     with qtbot.waitSignal(job.yielded, timeout=30_000):
         pass
@@ -131,21 +131,21 @@ def test_auto_label_cancel_resume_keeps_human_labels(
     w, truth = window
     project = w.project
     assert project is not None
-    with qtbot.waitSignal(w.model.learned, timeout=180_000):
+    with qtbot.waitSignal(w.model_controller.learned, timeout=180_000):
         w.actions_.learn.trigger()
-    qtbot.waitUntil(lambda: w.model.learn is None, timeout=30_000)
+    qtbot.waitUntil(lambda: w.model_controller.learn is None, timeout=30_000)
     w.saver.flush()
     human = {n: project.label_path(n).read_bytes() for n in list(truth)[:3]}
     qtbot.waitUntil(lambda: not w.thumbs.running, timeout=30_000)
     # cancel after the first labelled image ...
     w.actions_.auto_label.trigger()
-    job = w.model.label
+    job = w.model_controller.label
     assert job is not None
     qtbot.waitUntil(lambda: project.counts()[ImageState.PREDICTED] >= 1, timeout=60_000)
-    with qtbot.waitSignal(w.model.labelled, timeout=60_000):
+    with qtbot.waitSignal(w.model_controller.labelled, timeout=60_000):
         w.actions_.cancel_job.trigger()
     # ... then resume: the rest gets labelled
-    with qtbot.waitSignal(w.model.labelled, timeout=120_000) as blocker:
+    with qtbot.waitSignal(w.model_controller.labelled, timeout=120_000) as blocker:
         w.actions_.auto_label.trigger()
     assert blocker.args == [False]
     assert project.counts()[ImageState.PREDICTED] == 3

@@ -33,7 +33,7 @@ def small_config() -> object:
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[MainWindow, dict]]:
     truth = make_folder(tmp_path / "images", n=4)
     w = open_window(qtbot, tmp_path / "images")
-    w.model.learn_config = small_config()
+    w.model_controller.learn_config = small_config()
     yield w, truth
     w.live.set_enabled(False)
     w.close()
@@ -66,7 +66,7 @@ def test_live_updates_the_overlay_without_stalling_the_ui(
         with qtbot.waitSignal(w.live.updated, timeout=120_000):
             w.actions_.live.setChecked(True)
         first = time.perf_counter() - t0
-        with qtbot.waitSignal(w.model.predicted, timeout=60_000):
+        with qtbot.waitSignal(w.model_controller.predicted, timeout=60_000):
             pass
     finally:
         meter.timer.stop()

@@ -125,7 +125,8 @@ def test_classes_add_rename_recolor_delete(qtbot: QtBot, folder: Path,
     told: list[str] = []
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
     project.active_model = "learned-with-two-classes.dfss"
-    panel.delete_current(confirm=False)
+    panel.delete_current(confirm=False)  # a job: wait for it
+    qtbot.waitUntil(lambda: not window.deletion.running)
     assert [c.name for c in project.classes] == ["object"]
     assert window.current.document.labels[50, 50] == 0  # type: ignore[union-attr]
     assert project.active_model is None and told  # its class ids are stale: not used
@@ -156,7 +157,8 @@ def test_class_edits_that_cannot_be_saved_get_a_message(qtbot: QtBot, folder: Pa
     assert panel.list.count() == 2
     # Deleting: the masks are remapped, only project.json fails: said as it is.
     panel.select_class(2)
-    panel.delete_current(confirm=False)
+    panel.delete_current(confirm=False)  # a job: wait for it
+    qtbot.waitUntil(lambda: not window.deletion.running)
     assert [c.name for c in project.classes] == ["object"] and panel.list.count() == 1
     assert "was deleted, but the project file could not be saved" in warned[-1]
     close_window(qtbot, window)
@@ -192,9 +194,9 @@ def test_second_window_is_read_only(qtbot: QtBot, folder: Path, monkeypatch: pyt
     assert second.project.load_label("img00.png") is None
     told: list[str] = []
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
-    second.model.start_learning()
-    second.model.start_auto_label()
-    assert second.model.learn is None and second.model.label is None
+    second.model_controller.start_learning()
+    second.model_controller.start_auto_label()
+    assert second.model_controller.learn is None and second.model_controller.label is None
     assert len(told) == 2 and all("read-only" in t for t in told)
     close_window(qtbot, second)
     close_window(qtbot, first)
@@ -261,8 +263,8 @@ def test_failed_save_keeps_labels_in_memory_and_retries(qtbot: QtBot, folder: Pa
 
     warned: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
-    window.model.start_learning()  # would learn from a mask that is not on disk
-    assert window.model.learn is None and any("could not be saved" in w for w in warned)
+    window.model_controller.start_learning()  # would learn from a mask that is not on disk
+    assert window.model_controller.learn is None and any("could not be saved" in w for w in warned)
     disk["full"] = False
     window.save_guard.check()  # retries
     window.saver.flush()
@@ -295,7 +297,7 @@ def test_accepting_an_example_keeps_it_an_example(qtbot: QtBot, folder: Path) ->
     window = open_window(qtbot, folder)
     drag(window.canvas, [(30, 30), (40, 40)])
     assert window.project is not None and window.project.state("img00.png") == ImageState.SUPPORT
-    window.model.accept()  # "Accept" on a painted example must not demote it to reviewed
+    window.model_controller.accept()  # "Accept" on a painted example must not demote it to reviewed
     window.saver.flush()
     assert window.project.state("img00.png") == ImageState.SUPPORT
     close_window(qtbot, window)

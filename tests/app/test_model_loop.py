@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ import pytest
 from app_helpers import drag, make_folder, open_window
 from pytestqt.qtbot import QtBot
 
-import app.model_controller as mc
 from app.jobs import LabelUpdate, LearnResult, ModelReady, PredictResult, Status
 from app.main_window import MainWindow
+from app.session import Workers
 from engine.infer.batch import LabelProgress
 from engine.io.images import read_image, write_png_atomic
 from engine.io.project import ImageState
@@ -79,20 +79,24 @@ def fake_auto_label(model_path: Path, images: list[Path], output_dir: Path,
                                             0.5 + 0.1 * i, 10.0, 0.5), small)
 
 
+def use_workers(window: MainWindow, **fakes: Any) -> None:
+    """Replace some of the session's job functions by ``fakes``."""
+    window.session.workers = replace(window.session.workers, **fakes)
+
+
 def learn_now(qtbot: QtBot, window: MainWindow) -> None:
     """Press Learn and wait until the (fake) job has finished."""
-    with qtbot.waitSignal(window.model.learned, timeout=10_000):
+    with qtbot.waitSignal(window.model_controller.learned, timeout=10_000):
         window.actions_.learn.trigger()
-    qtbot.waitUntil(lambda: window.model.learn is None)
+    qtbot.waitUntil(lambda: window.model_controller.learn is None)
 
 
 @pytest.fixture()
-def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MainWindow]:
-    monkeypatch.setattr(mc, "learn_job", fake_learn)
-    monkeypatch.setattr(mc, "predict_job", fake_predict)
-    monkeypatch.setattr(mc, "auto_label_job", fake_auto_label)
+def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     make_folder(tmp_path / "images", n=5)
     w = open_window(qtbot, tmp_path / "images")
+    w.session.workers = Workers(learn=fake_learn, predict=fake_predict,
+                                auto_label=fake_auto_label)
     yield w
     w.close()
 
@@ -105,7 +109,8 @@ def paint_two(window: MainWindow) -> None:
 
 def test_learn_saves_model_and_shows_prediction(qtbot: QtBot, window: MainWindow) -> None:
     paint_two(window)
-    with qtbot.waitSignals([window.model.learned, window.model.predicted], timeout=10_000):
+    mc = window.model_controller
+    with qtbot.waitSignals([mc.learned, mc.predicted], timeout=10_000):
         window.actions_.learn.trigger()
     project = window.project
     assert project is not None and project.active_model == "model-test.dfss"
@@ -125,7 +130,7 @@ def test_learn_without_examples_explains(qtbot: QtBot, window: MainWindow,
     told: list[str] = []
     monkeypatch.setattr(QMessageBox, "information", lambda *a: told.append(a[2]))
     window.actions_.learn.trigger()
-    assert told and "Paint" in told[0] and window.model.learn is None
+    assert told and "Paint" in told[0] and window.model_controller.learn is None
 
 
 def test_cancel_learning_keeps_previous_model(qtbot: QtBot, window: MainWindow,
@@ -135,9 +140,9 @@ def test_cancel_learning_keeps_previous_model(qtbot: QtBot, window: MainWindow,
     def endless(request: Any) -> Iterator[Any]:
         return (yield from fake_learn(request, steps=-1))  # never ends
 
-    monkeypatch.setattr(mc, "learn_job", endless)
+    use_workers(window, learn=endless)
     window.actions_.learn.trigger()
-    job = window.model.learn
+    job = window.model_controller.learn
     assert job is not None
     with qtbot.waitSignal(job.yielded):
         pass
@@ -164,15 +169,16 @@ def learn_in_two_stages(request: Any, checks: int = 5) -> Iterator[Any]:
 def test_model_is_used_before_its_leave_one_out_check_ends(
         qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
     paint_two(window)
-    monkeypatch.setattr(mc, "learn_job", lambda r: (yield from learn_in_two_stages(r, 400)))
+    use_workers(window, learn=lambda r: (yield from learn_in_two_stages(r, 400)))
     project = window.project
     assert project is not None and project.active_model is None
-    with qtbot.waitSignal(window.model.predicted, timeout=10_000):  # overlay from the new model
+    # the overlay from the new model
+    with qtbot.waitSignal(window.model_controller.predicted, timeout=10_000):
         window.actions_.learn.trigger()
-    assert window.model.learn is not None  # the check still runs
+    assert window.model_controller.learn is not None  # the check still runs
     assert project.active_model == "model-test.dfss"
     assert "Checking" in window.job_panel.model_label.text()
-    with qtbot.waitSignal(window.model.learned, timeout=20_000):
+    with qtbot.waitSignal(window.model_controller.learned, timeout=20_000):
         pass
     assert "72 %" in window.job_panel.model_label.text()
     assert project.model_info["loo_miou"] == pytest.approx(0.72)
@@ -181,9 +187,9 @@ def test_model_is_used_before_its_leave_one_out_check_ends(
 def test_cancel_during_the_check_keeps_the_new_model_without_estimate(
         qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
     paint_two(window)
-    monkeypatch.setattr(mc, "learn_job", lambda r: (yield from learn_in_two_stages(r, -1)))
+    use_workers(window, learn=lambda r: (yield from learn_in_two_stages(r, -1)))
     window.actions_.learn.trigger()
-    project, job = window.project, window.model.learn
+    project, job = window.project, window.model_controller.learn
     assert project is not None and job is not None
     qtbot.waitUntil(lambda: project.active_model == "model-test.dfss", timeout=10_000)
     with qtbot.waitSignal(job.finished) as blocker:
@@ -204,7 +210,7 @@ def test_auto_label_review_accept_and_resume(qtbot: QtBot, window: MainWindow) -
     window.saver.flush()
     human_bytes = human.read_bytes()
     qtbot.waitUntil(lambda: window.image_panel.model.thumb_shape("img04.png") is not None)
-    with qtbot.waitSignal(window.model.labelled, timeout=10_000) as blocker:
+    with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000) as blocker:
         window.actions_.auto_label.trigger()
     assert blocker.args == [False]
     counts = project.counts()
@@ -228,7 +234,7 @@ def test_auto_label_review_accept_and_resume(qtbot: QtBot, window: MainWindow) -
     assert project.state(window.current.name) == ImageState.SUPPORT
 
     # Auto-label again: done images are skipped (resumed), reviewed labels stay
-    with qtbot.waitSignal(window.model.labelled, timeout=10_000):
+    with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000):
         window.actions_.auto_label.trigger()
     assert project.state(first) == ImageState.REVIEWED
 
@@ -243,8 +249,8 @@ def test_cancel_auto_label(qtbot: QtBot, window: MainWindow,
         while True:
             yield Status("waiting")
 
-    monkeypatch.setattr(mc, "auto_label_job", endless)
-    with qtbot.waitSignal(window.model.labelled, timeout=10_000) as blocker:
+    use_workers(window, auto_label=endless)
+    with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000) as blocker:
         window.actions_.auto_label.trigger()
         qtbot.waitUntil(lambda: window.project is not None
                         and window.project.counts()[ImageState.PREDICTED] == 3)
@@ -275,7 +281,7 @@ def test_flip_averaged_predictions_setting_reaches_both_jobs(qtbot: QtBot,
     assert window.settings.flip_average
     # The shown image is predicted again with the new setting.
     qtbot.waitUntil(lambda: ("predict", True) in FLIP_SEEN)
-    with qtbot.waitSignal(window.model.labelled, timeout=10_000):
+    with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000):
         window.actions_.auto_label.trigger()
     assert ("label", True) in FLIP_SEEN and ("label", False) not in FLIP_SEEN
     FLIP_SEEN.clear()
