@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
@@ -61,3 +62,22 @@ def drag(view: MaskCanvas, points: list[tuple[float, float]]) -> None:
     for p in at[1:]:
         send_event(view, QMouseEvent.Type.MouseMove, p)
     send_event(view, QMouseEvent.Type.MouseButtonRelease, at[-1])
+
+
+class GapMeter:
+    """Records the longest gap between ticks of a 10 ms main-thread timer."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer(interval=10)
+        self.timer.timeout.connect(self._tick)
+        self.last = time.perf_counter()
+        self.worst = 0.0
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.timer.start()

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import make_folder, open_window
-from PySide6.QtCore import QTimer
+from app_helpers import GapMeter, make_folder, open_window
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -42,25 +40,6 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[MainWindow, dict[str,
         w.canvas.stroke_finished.emit()
     yield w, truth
     w.close()
-
-
-class GapMeter:
-    """Records the longest gap between ticks of a 10 ms main-thread timer."""
-
-    def __init__(self) -> None:
-        self.timer = QTimer(interval=10)
-        self.timer.timeout.connect(self._tick)
-        self.last = time.perf_counter()
-        self.worst = 0.0
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        self.worst = max(self.worst, now - self.last)
-        self.last = now
-
-    def start(self) -> None:
-        self.last = time.perf_counter()
-        self.timer.start()
 
 
 def test_learn_shows_overlay_and_ui_stays_responsive(
