@@ -46,10 +46,10 @@ class ClassDeletion(QObject):
     def start(self, class_id: int) -> bool:
         """Delete class ``class_id`` in the background; False when it cannot start now."""
         project, session = self.session.project, self.session
-        if project is None or project.read_only or session.busy:
+        if project is None or project.read_only or self.running:
             return False
         cls = project.class_by_id(class_id)
-        self.about_to_start.emit(class_id)
+        self.about_to_start.emit(class_id)  # stops learning / auto-labelling, as before
         title = f"Deleting class '{cls.name}': rewriting the masks…"
         self.panel.set_editable(False)
         self.job_panel.set_busy(title)

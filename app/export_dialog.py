@@ -33,7 +33,7 @@ from app.jobs import Job
 from engine.io.formats import Sample, count_instances
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.session import Session
 
 FORMATS = (("png", "PNG label maps (one PNG per image)"),
            ("coco", "COCO JSON (annotations.json)"),
@@ -90,10 +90,10 @@ class ExportDialog(QDialog):
 
     exported = Signal(object)  # ExportSummary, after a successful export
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setWindowTitle("Export labels")
-        self.w = window
+        self.session = session
         self.job: Job | None = None
         self._cancel = threading.Event()
         self._relay = _Relay(self)
@@ -145,14 +145,14 @@ class ExportDialog(QDialog):
         """Export with the chosen options on a worker thread."""
         from engine.io.formats.exchange import project_labels
 
-        project, w = self.w.project, self.w
+        project = self.session.project
         out = self.folder_edit.text().strip()
         if project is None or self.job is not None:
             return
         if not out:
             self.result.setText("Choose the folder to export into.")
             return
-        w.session.flush()  # the shown image's last strokes are part of the export
+        self.session.flush()  # the shown image's last strokes are part of the export
         masks = project_labels(project, self.with_predictions.isChecked())
         self._cancel.clear()
         self._set_running(True, len(masks))

@@ -414,7 +414,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
 
         if self.project is None:
             return
-        self.export_dialog = ExportDialog(self)
+        self.export_dialog = ExportDialog(self.session, self)
         self.export_dialog.show()
 
     def show_import(self) -> None:

@@ -217,3 +217,24 @@ def test_failed_class_deletion_changes_nothing(qtbot: QtBot, tmp_path: Path,
     assert {p.name: p.read_bytes() for p in (project.root / "labels").glob("*.png")} == before
     assert window.current is not None and window.current.name == shown  # shown again
     window.close()
+
+
+def test_class_deletion_stops_a_running_learn_job(qtbot: QtBot, tmp_path: Path) -> None:
+    from app.jobs import Status
+
+    window = two_classes(qtbot, tmp_path / "images", n=2)
+
+    def endless(_request: Any) -> Iterator[Any]:
+        while True:
+            time.sleep(0.01)
+            yield Status("learning")
+
+    window.session.workers = Workers(learn=endless)
+    window.actions_.learn.trigger()
+    assert window.model_controller.learn is not None and window.session.job(LEARN).running
+    window.classes_panel.select_class(2)
+    window.classes_panel.delete_current(confirm=False)
+    assert window.model_controller.learn is None and not window.session.job(LEARN).running
+    qtbot.waitUntil(lambda: not window.deletion.running, timeout=10_000)
+    assert window.project is not None and [c.name for c in window.project.classes] == ["object"]
+    window.close()
