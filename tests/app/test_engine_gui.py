@@ -117,12 +117,14 @@ def test_auto_label_cancel_resume_keeps_human_labels(
     human = {n: project.label_path(n).read_bytes() for n in list(truth)[:3]}
     qtbot.waitUntil(lambda: not w.thumbs.running, timeout=30_000)
     # cancel after the first labelled image ...
+    ended: list[bool] = []  # recorded from the start: on a slow machine the last images can
+    w.model_controller.labelled.connect(ended.append)  # be done before Cancel is pressed
     w.actions_.auto_label.trigger()
     job = w.model_controller.label
     assert job is not None
     qtbot.waitUntil(lambda: project.counts()[ImageState.PREDICTED] >= 1, timeout=60_000)
-    with qtbot.waitSignal(w.model_controller.labelled, timeout=60_000):
-        w.actions_.cancel_job.trigger()
+    w.actions_.cancel_job.trigger()
+    qtbot.waitUntil(lambda: bool(ended), timeout=60_000)
     # ... then resume: the rest gets labelled
     with qtbot.waitSignal(w.model_controller.labelled, timeout=120_000) as blocker:
         w.actions_.auto_label.trigger()
