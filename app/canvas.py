@@ -80,6 +80,7 @@ class MaskCanvas(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._space_down = False
         self._showing_predictions = False
+        self._underlay = False  # the prediction striped under the labels (Live mode)
         self._display: np.ndarray | None = None  # the RGB the pixmap is made from
         self._contrast = (0, 255)
 
@@ -201,11 +202,19 @@ class MaskCanvas(QGraphicsView):
         if changed:
             self.predictions_shown.emit(on)
 
+    def set_prediction_underlay(self, on: bool) -> None:
+        """Show the prediction striped under the labels with every tool (the Live mode: the
+        overlay follows the strokes)."""
+        self._underlay = on
+        self._update_layers()
+
     def _update_layers(self) -> None:
-        # Take prediction shows the prediction under the labels: its regions are what to click.
-        on, take = self._showing_predictions, self._tool == Tool.TAKE
-        self.prediction_layer.set_hatched(take and not on)  # striped: not labels, a suggestion
-        self.prediction_layer.setVisible(on or take)
+        # Take prediction (and Live) show the prediction under the labels: its regions are
+        # what to click, or where the model is wrong.
+        on = self._showing_predictions
+        under = self._tool == Tool.TAKE or self._underlay
+        self.prediction_layer.set_hatched(under and not on)  # striped: not labels, a suggestion
+        self.prediction_layer.setVisible(on or under)
         self.label_layer.setVisible(not on)
 
     @property

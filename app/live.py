@@ -127,6 +127,7 @@ class LiveController(QObject):
 
     def set_enabled(self, on: bool) -> None:
         """Start or stop following the strokes; stopping keeps the latest model in use."""
+        self.canvas.set_prediction_underlay(on)
         if on and not self.enabled:
             self._poll.start()
             self.status.emit("Live: learning from your strokes as you paint.")

@@ -73,6 +73,7 @@ def test_live_updates_the_overlay_without_stalling_the_ui(
         gc.unfreeze()
     assert w.project is not None and w.project.active_model == LIVE_MODEL
     assert w.canvas.prediction_layer.labels is not None
+    assert w.canvas.prediction_layer.isVisible()  # striped under the strokes while Live is on
     pred = w.canvas.prediction_layer.labels
     inter = ((pred == 1) & (truth["img00.png"] == 1)).sum()
     union = ((pred == 1) | (truth["img00.png"] == 1)).sum()
