@@ -279,3 +279,12 @@ def delete_class_job(project: Any, class_id: int) -> DeleteResult:
         return DeleteResult(class_id, project.delete_class(class_id))
     except (OSError, ProjectError) as exc:
         return DeleteResult(class_id, [], str(exc))
+
+
+def default_workers() -> Any:
+    """The app's own job functions, as :class:`app.session.Workers`."""
+    from app.live import live_round_job
+    from app.session import Workers
+
+    return Workers(learn=learn_job, auto_label=auto_label_job, predict=predict_job,
+                   live_round=live_round_job, delete_class=delete_class_job)

@@ -16,6 +16,7 @@ from app.current import CurrentImage
 from app.image_list import ImageListPanel
 from app.image_loader import ImageLoader
 from app.job_panel import JobPanel
+from app.jobs import default_workers
 from app.live import LiveController
 from app.model_controller import ModelController, ModelViews
 from app.review import STATE_TEXT, Review
@@ -40,7 +41,7 @@ class MainWindow(ProjectsMixin, QMainWindow):
         self.setWindowTitle("DistillFSS Studio")
         self.setObjectName("MainWindow")
         self.settings = settings or load_settings()
-        self.session = Session(self.settings, Saver())
+        self.session = Session(self.settings, Saver(), defaults=default_workers)
         self.canvas = MaskCanvas()
         self.setCentralWidget(self.canvas)
         self.image_panel = ImageListPanel()

@@ -73,7 +73,8 @@ class JobState:
 @dataclass(frozen=True)
 class Workers:
     """The functions the jobs run on worker threads (tests pass fakes).  ``None`` fields are
-    the app's own (:mod:`app.jobs`, :mod:`app.live`), imported when first used."""
+    filled from the session's defaults (the window passes :func:`app.jobs.default_workers`;
+    the session itself imports no job code, which needs Qt)."""
 
     learn: Callable[..., Any] | None = None         # app.jobs.learn_job
     auto_label: Callable[..., Any] | None = None    # app.jobs.auto_label_job
@@ -81,14 +82,12 @@ class Workers:
     live_round: Callable[..., Any] | None = None    # app.live.live_round_job
     delete_class: Callable[..., Any] | None = None  # app.jobs.delete_class_job
 
-    def resolved(self) -> Workers:
-        """These workers with the defaults filled in."""
-        from app import jobs, live
-
-        defaults = {"learn": jobs.learn_job, "auto_label": jobs.auto_label_job,
-                    "predict": jobs.predict_job, "live_round": live.live_round_job,
-                    "delete_class": jobs.delete_class_job}
-        return replace(self, **{k: v for k, v in defaults.items() if getattr(self, k) is None})
+    def filled(self, defaults: Workers) -> Workers:
+        """These workers, with ``defaults``' functions where none is given."""
+        return replace(self, **{k: getattr(defaults, k) for k in ("learn", "auto_label",
+                                                                "predict", "live_round",
+                                                                "delete_class")
+                                if getattr(self, k) is None})
 
 
 class Session:
@@ -96,7 +95,8 @@ class Session:
     (the GUI thread: jobs report through their Qt signals first)."""
 
     def __init__(self, settings: AppSettings | None = None, saver: Saver | None = None,
-                 workers: Workers | None = None) -> None:
+                 workers: Workers | None = None,
+                 defaults: Callable[[], Workers] | None = None) -> None:
         if settings is None:
             from app.settings import AppSettings
 
@@ -108,6 +108,7 @@ class Session:
         self.settings = settings
         self.saver = saver
         self.workers = workers or Workers()
+        self._defaults = defaults  # called once, when a job needs a worker not given
         self.events = SessionEvents()
         self._project: Project | None = None
         self._current: CurrentImage | None = None
@@ -143,9 +144,11 @@ class Session:
     def worker(self, kind: str) -> Callable[..., Any]:
         """The function that job ``kind`` runs (a :class:`Workers` field name)."""
         func = getattr(self.workers, kind)
-        if func is None:
-            self.workers = self.workers.resolved()
+        if func is None and self._defaults is not None:
+            self.workers = self.workers.filled(self._defaults())
             func = getattr(self.workers, kind)
+        if func is None:
+            raise LookupError(f"no worker for job {kind!r}")
         return func
 
     def request_image(self, name: str) -> None:

@@ -17,7 +17,7 @@ from PIL import Image
 from pytestqt.qtbot import QtBot
 
 from app.current import CurrentImage
-from app.jobs import DeleteResult, delete_class_job
+from app.jobs import DeleteResult, default_workers, delete_class_job
 from app.saver import Saver
 from app.session import DELETE_CLASS, LABEL, LEARN, LIVE, JobState, Session, Workers
 from engine.io.project import ImageState, Project
@@ -131,7 +131,7 @@ def test_workers_are_the_apps_unless_given() -> None:
     def fake(*_a: Any) -> None:
         return None
 
-    session = Session(workers=Workers(learn=fake))
+    session = Session(workers=Workers(learn=fake), defaults=default_workers)
     assert session.worker("learn") is fake
     assert session.worker("delete_class") is delete_class_job
     assert session.workers.learn is fake
