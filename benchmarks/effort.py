@@ -38,7 +38,7 @@ from common import (
     median_time,
     run_learn,
 )
-from scribbles import scribble
+from scribbles import correct, scribble
 
 from engine.infer.predict import Predictor
 from engine.io.images import read_image
@@ -64,7 +64,7 @@ def test_indices(n: int, idx: list[int], max_test: int | None, seed: int) -> lis
 
 
 def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: LearnConfig,
-             max_test: int | None, forest: bool = True) -> dict:
+             max_test: int | None, forest: bool = True, corrected: bool = False) -> dict:
     """One draw: the complete-mask student, then per N the scribble student and forest."""
     images, masks = load_dataset(root, name)
     idx = draw_supports(masks, k, seed)
@@ -88,7 +88,25 @@ def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: 
             row[f"forest{n}"] = folder_iou(ff.predict, images, masks, test)
         else:
             row[f"forest{n}"] = float("nan")
+        if corrected:
+            row[f"corrected{n}"] = corrected_student(sup_images, sup_masks, n, seed, cfg,
+                                                     lambda p: folder_iou(
+                                                         lambda im: p.predict(im).labels,
+                                                         images, masks, test))
     return row
+
+
+def corrected_student(sup_images, sup_masks, n: int, seed: int, cfg: LearnConfig,
+                      score) -> float:
+    """How Live is used: ``n // 2`` strokes, learn, then the other strokes where that model
+    is wrong on the examples (:func:`scribbles.correct`), learn again; the second model's
+    folder IoU."""
+    rng = np.random.default_rng(20_000 * seed + n)
+    first = [scribble(m, n // 2, rng) for m in sup_masks]
+    p1 = Predictor(run_learn(sup_images, first, cfg), cfg.device)
+    fixed = [correct(s, p1.predict(im).labels, m, n - n // 2)
+             for s, im, m in zip(first, sup_images, sup_masks)]
+    return score(Predictor(run_learn(sup_images, fixed, cfg), cfg.device))
 
 
 def _fmt(values: list[float]) -> str:
@@ -131,6 +149,8 @@ def main() -> None:
     ap.add_argument("--max-test", type=int, default=None, help="test on a seeded subset")
     ap.add_argument("--learn", default="{}", help="JSON overrides of LearnConfig")
     ap.add_argument("--no-forest", action="store_true")
+    ap.add_argument("--corrected", action="store_true",
+                    help="also: half the strokes, learn, the rest where that model is wrong")
     ap.add_argument("--quick", action="store_true",
                     help="CI: bundled nuclei demo, 2 shots, 1 seed, 3 strokes, 10 steps")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "effort.md")
@@ -146,17 +166,19 @@ def main() -> None:
     header = ["dataset", "seed", "complete masks"]
     for n in args.strokes:
         header += [f"N={n}: painted %", f"N={n}: student", f"N={n}: forest"]
+        header += [f"N={n}: corrected student"] if args.corrected else []
     rows, runs_by = [], {}
     for name in args.datasets:
         runs = []
         for seed in args.seeds:
             r = evaluate(args.data, name, args.shots, seed, args.strokes, cfg, args.max_test,
-                         not args.no_forest)
+                         not args.no_forest, args.corrected)
             runs.append(r)
             cells = [name, str(seed), f"{r['complete']:.1f}"]
             for n in args.strokes:
                 cells += [f"{r[f'painted{n}']:.2f}", f"{r[f'student{n}']:.1f}",
                           f"{r[f'forest{n}']:.1f}"]
+                cells += [f"{r[f'corrected{n}']:.1f}"] if args.corrected else []
             rows.append(cells)
             print("| " + " | ".join(cells) + " |", flush=True)
         runs_by[name] = runs
@@ -170,11 +192,17 @@ def main() -> None:
             gap = [r["complete"] - r[f"student{n}"] for r in runs]
             won = sum(r[f"student{n}"] >= r[f"forest{n}"] for r in runs)
             cells += [f"{statistics.mean(gap):+.1f}", f"{won}/{len(runs)}"]
+            if args.corrected:
+                fixed = [r[f"corrected{n}"] for r in runs]
+                gap_fixed = statistics.mean(r["complete"] - v for r, v in zip(runs, fixed))
+                cells += [_fmt(fixed), f"{gap_fixed:+.1f}"]
         summary.append(cells)
     sum_header = ["dataset", "draws", "complete masks"]
     for n in args.strokes:
         sum_header += [f"N={n}: painted %", f"N={n}: student", f"N={n}: forest",
                        f"N={n}: complete − student", f"N={n}: student ≥ forest"]
+        sum_header += ([f"N={n}: corrected student", f"N={n}: complete − corrected"]
+                       if args.corrected else [])
     sel = selection_times() if not args.quick else []
     text = (markdown_table(sum_header, summary) + "\n\n" + markdown_table(header, rows)
             + (("\n\n" + markdown_table(["selection on a 4000 x 3000 image", "median"], sel))

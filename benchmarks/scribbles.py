@@ -69,3 +69,27 @@ def scribble(mask: np.ndarray, strokes: int, rng: np.random.Generator,
                  2 * r + 1)
         out[(line > 0) & far & (out == NOT_PAINTED)] = 0
     return out
+
+
+def correct(scribbled: np.ndarray, prediction: np.ndarray, mask: np.ndarray, strokes: int,
+            radius: int | None = None) -> np.ndarray:
+    """``strokes`` more strokes where ``prediction`` is wrong, as a person correcting a live
+    overlay paints them: along the medial line of the largest wrong regions, class where the
+    class was missed, background where it was found wrongly.  Returns the updated scribble."""
+    mask = (mask > 0).astype(np.uint8)
+    pred = (prediction > 0).astype(np.uint8)
+    r = radius or brush_radius(mask.shape)
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    out = scribbled.copy()
+    regions = []
+    for wrong, value in (((pred == 1) & (mask == 0), 0), ((pred == 0) & (mask == 1), 1)):
+        n, comp, stats, _ = cv2.connectedComponentsWithStats(wrong.astype(np.uint8), connectivity=8)
+        regions += [(int(stats[c, cv2.CC_STAT_AREA]), value, comp == c) for c in range(1, n)]
+    regions.sort(key=lambda t: -t[0])
+    for _, value, region in regions[:strokes]:
+        depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
+        line = skeleton(region) & (depth >= 0.5 * depth.max())
+        if not line.any():
+            line = region
+        out[(cv2.dilate(line.astype(np.uint8), disc) > 0) & region] = value
+    return out
