@@ -322,13 +322,15 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda f: f.write(data))
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any], *,
+                 sync_folder: bool = True) -> None:
     """Call ``write(fileobj)`` on a hidden temp file beside ``path``, fsync, rename over ``path``.
 
     A crash at any moment leaves either the old file or the new one, never a mix; on
     error the temp file is removed and the exception propagates (e.g. ``OSError`` with
     ``errno.ENOSPC`` when the disk is full).  The folder is fsynced after the rename
-    where the OS allows it, so the rename itself survives a power cut.
+    where the OS allows it, so the rename itself survives a power cut (``sync_folder=False``:
+    the caller fsyncs the folder once for a batch of files).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -345,10 +347,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], Any]) -> N
         except OSError:
             pass
         raise
-    _fsync_dir(path.parent)
+    if sync_folder:
+        fsync_dir(path.parent)
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: str | os.PathLike) -> None:
+    """fsync a folder (its renames survive a power cut) where the OS allows it."""
     if os.name == "nt":  # folders cannot be opened for fsync on Windows
         return
     try:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import threading
 import time
 from collections import deque
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .images import atomic_write, fsync_dir
 
 DONE_FILE = ".distillfss-done.jsonl"
 _DONE_PREFIX, _DONE_SUFFIX = ".distillfss-done", ".jsonl"
@@ -92,41 +93,9 @@ def label_png(labels: np.ndarray, palette: Sequence[tuple[int, int, int]]) -> by
 
 
 def write_synced(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to a hidden temp file beside ``path``, fsync it, rename it over ``path``.
-
-    The folder is not fsynced (:class:`DoneLog` does that once per batch).  On error the temp
-    file is removed and the exception propagates.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def fsync_dir(folder: str | os.PathLike) -> None:
-    """fsync a folder (its renames survive a power cut) where the OS allows it."""
-    if os.name == "nt":  # folders cannot be opened for fsync on Windows
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    """Write ``data`` to ``path`` atomically (:func:`engine.io.images.atomic_write`) without
+    fsyncing the folder: :class:`DoneLog` does that once per batch."""
+    atomic_write(path, lambda f: f.write(data), sync_folder=False)
 
 
 class DoneLog:
