@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -36,7 +35,9 @@ from common import (
     load_dataset,
     load_pairs,
     markdown_table,
+    mean_sd,
     run_learn,
+    worst,
 )
 from fewshot import TeacherPredictor
 
@@ -81,20 +82,6 @@ def evaluate(root: Path, name: str, k: int, seed: int, cfg: LearnConfig, fx,
     return out
 
 
-def _fmt(values: list[float]) -> str:
-    values = [v for v in values if not np.isnan(v)]
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
-
-
-def _worst(values: list[float]) -> str:
-    values = [v for v in values if not np.isnan(v)]
-    return f"{min(values):.1f}" if values else "–"
-
-
 def draw_row(name: str, k: int, r: dict) -> list[str]:
     """One draw: every method's IoU and the student's margin over the best baseline."""
     best = max(r[m] for m in BASELINES)
@@ -107,10 +94,10 @@ def draw_row(name: str, k: int, r: dict) -> list[str]:
 
 def summary_row(name: str, k: int, runs: list[dict]) -> list[str]:
     """Mean ± sd and (worst) of every method over the draws; draws the student won."""
-    cells = [f"{_fmt([r[m] for r in runs])} ({_worst([r[m] for r in runs])})" for m in METHODS]
+    cells = [f"{mean_sd([r[m] for r in runs])} ({worst([r[m] for r in runs])})" for m in METHODS]
     wins = sum(r["student"] >= max(r[b] for b in BASELINES) for r in runs)
     return [name, str(k), str(len(runs)), *cells, f"{wins}/{len(runs)}",
-            _fmt([r["learn_s"] for r in runs])]
+            mean_sd([r["learn_s"] for r in runs])]
 
 
 def main() -> None:

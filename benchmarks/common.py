@@ -98,6 +98,22 @@ def run_learn(images, masks, cfg):
     return fit(images, masks, [ClassInfo(1, "fg")], cfg)
 
 
+def mean_sd(values: list[float]) -> str:
+    """``mean ± sd`` of the non-NaN ``values`` (one value as itself, none as a dash)."""
+    values = [v for v in values if not np.isnan(v)]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def worst(values: list[float]) -> str:
+    """The lowest non-NaN value (the worst draw), or a dash."""
+    values = [v for v in values if not np.isnan(v)]
+    return f"{min(values):.1f}" if values else "–"
+
+
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     """A Markdown table."""
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

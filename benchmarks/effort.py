@@ -35,8 +35,10 @@ from common import (
     load_dataset,
     load_pairs,
     markdown_table,
+    mean_sd,
     median_time,
     run_learn,
+    worst,
 )
 from scribbles import correct, scribble
 
@@ -110,10 +112,9 @@ def corrected_student(sup_images, sup_masks, n: int, seed: int, cfg: LearnConfig
 
 
 def _fmt(values: list[float]) -> str:
-    values = [v for v in values if not np.isnan(v)]
-    if len(values) < 2:
-        return f"{values[0]:.1f}" if values else "–"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f} ({min(values):.1f})"
+    """Mean ± sd (worst draw) over several draws; one draw as itself."""
+    clean = [v for v in values if not np.isnan(v)]
+    return mean_sd(clean) if len(clean) < 2 else f"{mean_sd(clean)} ({worst(clean)})"
 
 
 def selection_times() -> list[list[str]]:
