@@ -123,6 +123,9 @@ class MainWindow(ProjectsMixin, QMainWindow):
         a.undo.triggered.connect(lambda: self._history(undo=True))
         a.redo.triggered.connect(lambda: self._history(undo=False))
         a.unreview.triggered.connect(self.review.unreview_current)
+        a.review_next.triggered.connect(self.review.review_next)
+        a.accept.triggered.connect(self.review.accept)
+        a.toggle_support.triggered.connect(self.review.toggle_support)
         for name, tool in TOOL_ACTIONS.items():
             getattr(a, name).triggered.connect(lambda _=False, t=tool: self.set_tool(t))
         a.bigger.triggered.connect(lambda: self.brush_size.setValue(

@@ -26,7 +26,6 @@ from app.jobs import (
 )
 from app.session import LABEL, LEARN
 from engine.edit.document import MaskDocument
-from engine.io.labels import has_painting
 from engine.io.project import ImageState, Project
 
 if TYPE_CHECKING:
@@ -81,9 +80,6 @@ class ModelController(QObject):
         a, p = views.actions, views.job_panel
         a.learn.triggered.connect(self.start_learning)
         a.auto_label.triggered.connect(self.start_auto_label)
-        a.review_next.triggered.connect(self.review_next)
-        a.accept.triggered.connect(self.accept)
-        a.toggle_support.triggered.connect(self.toggle_support)
         a.cancel_job.triggered.connect(self.cancel)
         buttons: tuple[tuple[Any, QAction], ...] = (
             (p.learn_button, a.learn), (p.label_button, a.auto_label),
@@ -373,49 +369,6 @@ class ModelController(QObject):
     def _refresh_counts(self) -> None:
         if self.project is not None:
             self.views.image_panel.set_counts(self.project.counts())
-
-    # -- review ------------------------------------------------------------------------------
-    def review_next(self) -> None:
-        """Show the least confident predicted image (other than the current one)."""
-        if self.project is None:
-            return
-        cur = self.session.current
-        current = cur.name if cur is not None else None
-        queue = [n for n in self.project.review_queue() if n != current]
-        if not queue:
-            self.session.status("Nothing left to review.", 5000)
-            return
-        self.session.request_image(queue[0])
-        self.views.actions.show_predictions.setChecked(True)
-
-    def accept(self) -> None:
-        """Keep the shown prediction (with any corrections) as the human label; go on."""
-        cur, project = self.session.current, self.project
-        if cur is None or project is None or cur.document is None or project.read_only:
-            return
-        if (project.state(cur.name) == ImageState.UNLABELLED
-                and not has_painting(cur.document.labels)):
-            return  # nothing to accept
-        if not self.review.may_accept(cur.name):
-            return  # an unsure prediction, and the user chose to look again
-        # Accepting keeps the labels; an example stays an example (it was demoted).
-        keep = project.state(cur.name) == ImageState.SUPPORT
-        cur.save(project, self.session.saver,
-                 ImageState.SUPPORT if keep else ImageState.REVIEWED)
-        self.session.state_changed(cur.name)
-        self.review_next()
-
-    def toggle_support(self) -> None:
-        """Add the shown image to the examples (or take it out again)."""
-        cur, project = self.session.current, self.project
-        if cur is None or project is None or cur.document is None or project.read_only:
-            return
-        if project.state(cur.name) == ImageState.SUPPORT:
-            project.set_state(cur.name, ImageState.REVIEWED, save=False)
-            self.session.saver.save_project(project)
-        else:
-            cur.save(project, self.session.saver, ImageState.SUPPORT)
-        self.session.state_changed(cur.name)
 
     # -- jobs ----------------------------------------------------------------------------------
     @property

@@ -6,6 +6,7 @@
 - Accepting a very unsure prediction asks once.
 - *Mark as not reviewed* (context menu on the list and the canvas, Model menu) puts a
   reviewed prediction back to *predicted*, asking before it drops corrections.
+- *Review next* (least confident first), *Accept* and *Use as example* act on the shown image.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PySide6.QtCore import QObject, QPoint
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from engine.edit.document import MaskDocument
+from engine.io.labels import has_painting
 from engine.io.project import ImageState
 
 if TYPE_CHECKING:
@@ -178,3 +180,47 @@ class Review(QObject):
         """Pop up :meth:`menu_for` at global ``pos`` (non-blocking)."""
         if name:
             self.menu_for(name).popup(pos)
+
+    # -- review actions (Review next, Accept, Use as example) ---------------------------------
+    def review_next(self) -> None:
+        """Show the least confident predicted image (other than the current one)."""
+        project = self.session.project
+        if project is None:
+            return
+        cur = self.session.current
+        current = cur.name if cur is not None else None
+        queue = [n for n in project.review_queue() if n != current]
+        if not queue:
+            self.session.status("Nothing left to review.", 5000)
+            return
+        self.session.request_image(queue[0])
+        self.canvas.show_predictions(True)
+
+    def accept(self) -> None:
+        """Keep the shown prediction (with any corrections) as the human label; go on."""
+        cur, project = self.session.current, self.session.project
+        if cur is None or project is None or cur.document is None or project.read_only:
+            return
+        if (project.state(cur.name) == ImageState.UNLABELLED
+                and not has_painting(cur.document.labels)):
+            return  # nothing to accept
+        if not self.may_accept(cur.name):
+            return  # an unsure prediction, and the user chose to look again
+        # Accepting keeps the labels; an example stays an example (it was demoted).
+        keep = project.state(cur.name) == ImageState.SUPPORT
+        cur.save(project, self.session.saver,
+                 ImageState.SUPPORT if keep else ImageState.REVIEWED)
+        self.session.state_changed(cur.name)
+        self.review_next()
+
+    def toggle_support(self) -> None:
+        """Add the shown image to the examples (or take it out again)."""
+        cur, project = self.session.current, self.session.project
+        if cur is None or project is None or cur.document is None or project.read_only:
+            return
+        if project.state(cur.name) == ImageState.SUPPORT:
+            project.set_state(cur.name, ImageState.REVIEWED, save=False)
+            self.session.saver.save_project(project)
+        else:
+            cur.save(project, self.session.saver, ImageState.SUPPORT)
+        self.session.state_changed(cur.name)

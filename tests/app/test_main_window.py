@@ -297,7 +297,7 @@ def test_accepting_an_example_keeps_it_an_example(qtbot: QtBot, folder: Path) ->
     window = open_window(qtbot, folder)
     drag(window.canvas, [(30, 30), (40, 40)])
     assert window.project is not None and window.project.state("img00.png") == ImageState.SUPPORT
-    window.model_controller.accept()  # "Accept" on a painted example must not demote it to reviewed
+    window.review.accept()  # "Accept" on a painted example must not demote it to reviewed
     window.saver.flush()
     assert window.project.state("img00.png") == ImageState.SUPPORT
     close_window(qtbot, window)
