@@ -12,17 +12,25 @@ from torch.nn import functional as F
 
 from engine.io.labels import NOT_PAINTED
 
+FROM_TARGET = object()  # default of ``painted``: look at the target (one device sync)
 
-def _painted(target: torch.Tensor) -> torch.Tensor | None:
-    """Bool map of labelled pixels, or None when every pixel is labelled."""
+
+def _painted(target: torch.Tensor, painted: object) -> torch.Tensor | None:
+    """Bool map of labelled pixels, or None when every pixel is labelled.
+
+    ``painted`` given by the caller (a map, or None when it knows every pixel is labelled:
+    complete masks) saves the look at the whole target and, on a GPU, a sync per loss."""
+    if painted is not FROM_TARGET:
+        return painted  # type: ignore[return-value]
     valid = target != NOT_PAINTED
     return None if bool(valid.all()) else valid
 
 
-def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -> torch.Tensor:
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0,
+               painted: object = FROM_TARGET) -> torch.Tensor:
     """Multi-class focal loss; ``logits (B, 1+N, H, W)``, ``target (B, H, W)`` long; mean over
-    the painted pixels (zero when none is painted)."""
-    valid = _painted(target)
+    the painted pixels (zero when none is painted; ``painted``: see :func:`_painted`)."""
+    valid = _painted(target, painted)
     if valid is None:
         ce = F.cross_entropy(logits.float(), target, reduction="none")
         pt = torch.exp(-ce)
@@ -32,15 +40,17 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2.0) -
     return ((1 - pt) ** gamma * ce).sum() / valid.sum().clamp(min=1)
 
 
-def dice_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Soft Dice over the foreground classes, pooled over the batch (painted pixels only).
+def dice_loss(logits: torch.Tensor, target: torch.Tensor,
+              painted: object = FROM_TARGET) -> torch.Tensor:
+    """Soft Dice over the foreground classes, pooled over the batch (painted pixels only;
+    ``painted``: see :func:`_painted`).
 
     Not in the paper: added because focal alone under-segments classes covering < 2 % of the
     image (cracks, tile defects), which is common for our users.
     """
     n = logits.shape[1]
     probs = logits.float().softmax(1)[:, 1:]
-    valid = _painted(target)
+    valid = _painted(target, painted)
     if valid is not None:
         target = torch.where(valid, target, torch.zeros_like(target))
         probs = probs * valid.unsqueeze(1)

@@ -99,19 +99,24 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
         t_target = torch.where(is_class & drop, torch.zeros_like(target), target)
     else:
         t_target = target
-    dice = (dice_loss(t_logits, t_target) + dice_loss(s_logits, target)) / 2
-    return (focal_loss(t_logits, t_target), focal_loss(s_logits, target),
-            coarse_mse(t_coarse, s_coarse), dice, _paths_loss(paths, target), s_logits)
+    # Unpainted pixels are the same in both targets; complete masks have none (no look).
+    painted = (target != NOT_PAINTED) if bank.sparse else None
+    dice = (dice_loss(t_logits, t_target, painted) + dice_loss(s_logits, target, painted)) / 2
+    return (focal_loss(t_logits, t_target, painted=painted),
+            focal_loss(s_logits, target, painted=painted),
+            coarse_mse(t_coarse, s_coarse), dice, _paths_loss(paths, target, painted), s_logits)
 
 
-def _paths_loss(paths: dict, target: torch.Tensor) -> torch.Tensor:
+def _paths_loss(paths: dict, target: torch.Tensor, painted: torch.Tensor | None
+                ) -> torch.Tensor:
     """Mean of focal + Dice of each pixel path alone (zero without pixel paths)."""
     if not paths:
         return target.new_zeros((), dtype=torch.float32)
     total = 0.0
     for logits in paths.values():
         merged = upsample(merge_binary_logits(logits), tuple(target.shape[-2:]))
-        total = total + focal_loss(merged, target) + dice_loss(merged, target)
+        total = (total + focal_loss(merged, target, painted=painted)
+                 + dice_loss(merged, target, painted))
     return total / len(paths)
 
 
@@ -121,6 +126,8 @@ def _student_loss(model: SegModel, bank: FeatureBank, ep):
     paths = model.pixel_paths(query_responses(bank, ep), fq)
     extra = combine(paths)
     logits = model.decode(model.student_coarse(fq), fq, tuple(target.shape[-2:]), extra)
-    focal = focal_loss(logits, target)
+    painted = (target != NOT_PAINTED) if bank.sparse else None
+    focal = focal_loss(logits, target, painted=painted)
     zero = focal.new_zeros(())
-    return focal * 3, zero, zero, dice_loss(logits, target), _paths_loss(paths, target), logits
+    return (focal * 3, zero, zero, dice_loss(logits, target, painted),
+            _paths_loss(paths, target, painted), logits)
