@@ -27,6 +27,17 @@ def skeleton(mask: np.ndarray) -> np.ndarray:
     return skel.astype(bool)
 
 
+def medial_stroke(region: np.ndarray, brush: np.ndarray) -> np.ndarray:
+    """The pixels of one brush stroke along the medial line of a boolean ``region``, kept
+    inside it.  Only the middle of the skeleton (depth at least half the deepest): branches
+    running out to the edge are not where a person strokes."""
+    depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
+    line = skeleton(region) & (depth >= 0.5 * depth.max())
+    if not line.any():
+        line = region
+    return (cv2.dilate(line.astype(np.uint8), brush) > 0) & region
+
+
 def brush_radius(shape: tuple[int, int]) -> int:
     """Brush radius a person would use on an image of ``shape`` (about 1/150 of the long side)."""
     return max(2, round(max(shape) / 150))
@@ -48,14 +59,7 @@ def scribble(mask: np.ndarray, strokes: int, rng: np.random.Generator,
         area = stats[order, cv2.CC_STAT_AREA].astype(np.float64)
         order = rng.choice(order, size=min(n_fg, n - 1), replace=False, p=area / area.sum())
         for c in order:
-            obj = comp == c
-            # The medial line only: skeleton branches running out to the edge are not
-            # where a person strokes.
-            depth = cv2.distanceTransform(obj.astype(np.uint8), cv2.DIST_L2, 5)
-            line = skeleton(obj) & (depth >= 0.5 * depth.max())
-            if not line.any():
-                line = obj
-            out[(cv2.dilate(line.astype(np.uint8), disc) > 0) & obj] = 1
+            out[medial_stroke(comp == c, disc)] = 1
     far = cv2.distanceTransform((1 - mask).astype(np.uint8), cv2.DIST_L2, 5) > 2 * r + 1
     h, w = mask.shape
     length = max(h, w) / 6
@@ -87,9 +91,5 @@ def correct(scribbled: np.ndarray, prediction: np.ndarray, mask: np.ndarray, str
         regions += [(int(stats[c, cv2.CC_STAT_AREA]), value, comp == c) for c in range(1, n)]
     regions.sort(key=lambda t: -t[0])
     for _, value, region in regions[:strokes]:
-        depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
-        line = skeleton(region) & (depth >= 0.5 * depth.max())
-        if not line.any():
-            line = region
-        out[(cv2.dilate(line.astype(np.uint8), disc) > 0) & region] = value
+        out[medial_stroke(region, disc)] = value
     return out
