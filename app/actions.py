@@ -113,8 +113,9 @@ TOOL_ACTIONS = {tool.value: tool for tool in Tool}  # action name = tool value
 _CHECKABLE = {*TOOL_ACTIONS, "show_predictions", "low_confidence", "flip_average", "live"}
 
 
-def build_actions(window: QMainWindow) -> Actions:
-    """Create the actions (owned by ``window``) and the menus."""
+def build_actions(window: QMainWindow) -> tuple[Actions, QMenu]:
+    """Create the actions (owned by ``window``) and the menus; returns the actions and the
+    (empty) File > Open recent menu."""
     made: dict[str, QAction] = {}
     for name, (text, keys, tip) in _SPECS.items():
         action = QAction(text, window)
@@ -130,11 +131,10 @@ def build_actions(window: QMainWindow) -> Actions:
         group.addAction(made[name])
     made["brush"].setChecked(True)
     actions = Actions(**{f.name: made[f.name] for f in fields(Actions)})
-    _build_menus(window, actions)
-    return actions
+    return actions, _build_menus(window, actions)
 
 
-def _build_menus(window: QMainWindow, a: Actions) -> None:
+def _build_menus(window: QMainWindow, a: Actions) -> QMenu:
     bar = window.menuBar()
     menus: list[tuple[str, list[QAction | None]]] = [
         ("&File", [a.open_folder, a.open_demo, None, a.export_labels, a.import_labels, None,
@@ -154,4 +154,4 @@ def _build_menus(window: QMainWindow, a: Actions) -> None:
                 menu.addSeparator()
             else:
                 menu.addAction(item)
-    window.recent_menu = bar.actions()[0].menu().addMenu("Open &recent")  # type: ignore[attr-defined]
+    return bar.actions()[0].menu().addMenu("Open &recent")

@@ -24,8 +24,10 @@ class ImageLoader(QObject):
 
     loaded = Signal(object)  # CurrentImage
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None,
+                 large_pixels: int = LARGE_IMAGE_PIXELS) -> None:
         super().__init__(parent)
+        self.large_pixels = large_pixels  # images with more pixels are read in the background
         self._pending: tuple[str, Job] | None = None
 
     @property
@@ -40,7 +42,7 @@ class ImageLoader(QObject):
         ``unsaved``: labels whose write failed (``Saver.unsaved``), copied here."""
         self.stop()
         unsaved = dict(unsaved)
-        if not _is_large(project, name):
+        if not _is_large(project, name, self.large_pixels):
             self.loaded.emit(CurrentImage.load(project, name, unsaved))
             return False
         job = Job(CurrentImage.load, project, name, unsaved)
@@ -62,11 +64,11 @@ class ImageLoader(QObject):
             self.loaded.emit(cur)
 
 
-def _is_large(project: Project, name: str) -> bool:
-    """Whether image ``name`` has more than ``LARGE_IMAGE_PIXELS`` (header only; an
+def _is_large(project: Project, name: str, limit: int) -> bool:
+    """Whether image ``name`` has more than ``limit`` pixels (header only; an
     unreadable header counts as small: the synchronous read then reports the error)."""
     try:
         w, h = read_image_size(project.image_path(name))
     except (ImageReadError, OSError, ValueError):
         return False
-    return w * h > LARGE_IMAGE_PIXELS
+    return w * h > limit

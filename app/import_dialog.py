@@ -7,6 +7,7 @@ dialog is window-modal (nothing else edits the project meanwhile).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 from app.jobs import Job
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.session import Session
 
 FORMATS = (("coco", "COCO JSON file"), ("yolo", "YOLO-seg dataset or labels folder"),
            ("labelme", "labelme JSON file or folder"), ("png", "Folder of PNG label maps"))
@@ -60,11 +61,17 @@ class ImportDialog(QDialog):
 
     imported = Signal(object)  # ImportSummary
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, session: Session, stop_jobs: Callable[[], None],
+                 reload_view: Callable[[], None], parent: QWidget | None = None) -> None:
+        """``stop_jobs``: stops learning and auto-labelling (they would write over the
+        imported labels); ``reload_view``: shows the project's classes, states and labels
+        again once the import ended."""
+        super().__init__(parent)
         self.setWindowTitle("Import labels")
         self.setWindowModality(Qt.WindowModality.WindowModal)  # no painting while it runs
-        self.w = window
+        self.session = session
+        self._stop_jobs = stop_jobs
+        self._reload_view = reload_view
         self.job: Job | None = None
         self.format_box = QComboBox()
         for key, text in FORMATS:
@@ -113,15 +120,15 @@ class ImportDialog(QDialog):
 
     def start(self) -> None:
         """Import on a worker thread; the open image is saved first and shown again after."""
-        project, w = self.w.project, self.w
+        project = self.session.project
         path = self.path_edit.text().strip()
         if project is None or self.job is not None or not path:
             return
         if project.read_only:
             self.result.setText("This folder is open read-only: nothing can be imported.")
             return
-        w.model_controller.stop_all()
-        w.session.flush()
+        self._stop_jobs()
+        self.session.flush()
         self.import_button.setEnabled(False)
         self.close_button.setEnabled(False)
         self.progress.setVisible(True)
@@ -144,7 +151,7 @@ class ImportDialog(QDialog):
         self.import_button.setEnabled(True)
         self.close_button.setEnabled(True)
         self.progress.setVisible(False)
-        self.w.reload_project_view()  # new classes, states and labels
+        self._reload_view()  # new classes, states and labels
 
     def reject(self) -> None:
         if self.job is None:  # the import cannot be stopped half-way

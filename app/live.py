@@ -9,14 +9,17 @@ finished model, so a correction shows within one short round.  With unchanged st
 rounds go on refining, up to about the steps of a full *Learn class*, then rest.  Turning
 Live off keeps the latest model; *Learn class* stays the full run (and pauses Live).
 
-The controller watches the labels through a cheap key (image, document revision, examples,
-classes) checked a few times a second, so every kind of edit (strokes, smart tools, undo,
-accept, class changes) restarts learning without hooks in each of them.
+The controller follows the session's events (image, labels, states, classes, other jobs)
+and compares a cheap key (image, document revision, examples, classes) with the running
+round's, so every kind of edit (strokes, smart tools, undo, accept, class changes) restarts
+learning without hooks in each of them.  A round waits on its worker thread for the labels
+queued for writing, so it reads the examples just saved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
 LIVE_MODEL = "live.dfss"
 MAX_STEPS = 150  # rounds with unchanged strokes stop about here (a full Learn class's steps)
+STROKE_WAIT_MS = 300  # a check during a stroke looks again this much later
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class LiveRequest:
     previous: Any = None                          # the last round's SegModel (warm start)
     config: Any = None                            # engine.learning.train.LearnConfig or None
     previous_path: Path | None = None             # else continue from this model file
+    written: Future | None = None                 # done when the writes queued before are
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,9 @@ def _round(request: LiveRequest) -> Generator[Any, None, RoundDone]:
     from engine.learning.live import live_round
     from engine.nn.modelfile import save_model
 
+    if request.written is not None:
+        yield Status("Live: waiting for the labels to be saved")
+        request.written.result()
     images, masks = [], []
     for image_path, label_path in request.on_disk:
         yield Status(f"Live: reading {Path(image_path).name}")
@@ -106,34 +114,42 @@ class LiveController(QObject):
     updated = Signal(object)  # Path of the model file a round just wrote
 
     def __init__(self, session: Session, canvas: MaskCanvas, models: ModelController,
-                 parent: QObject | None = None, interval_ms: int = 300) -> None:
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.canvas = canvas
         self.models = models  # learn_config, and it puts each round's model in use
         self.job: Job | None = None
         self.model: Any = None          # the last finished round's model
+        self._enabled = False
         self._running_key: tuple | None = None
         self._done_key: tuple | None = None
         self._steps_on_key = 0
         self._project: str | None = None
-        self._poll = QTimer(self, interval=interval_ms)
-        self._poll.timeout.connect(self._check)
+        # One check after a burst of events, on the next turn of the event loop.
+        self._later = QTimer(self, singleShot=True)
+        self._later.timeout.connect(self._check)
+        events = session.events
+        for event in (events.project_changed, events.image_changed, events.image_state_changed,
+                      events.labels_changed, events.classes_changed):
+            event.connect(lambda *_: self._check_soon())
+        events.job_changed.connect(self._on_job_changed)
 
     @property
     def enabled(self) -> bool:
         """True while Live is on."""
-        return self._poll.isActive()
+        return self._enabled
 
     def set_enabled(self, on: bool) -> None:
         """Start or stop following the strokes; stopping keeps the latest model in use."""
         self.canvas.set_prediction_underlay(on)
-        if on and not self.enabled:
-            self._poll.start()
+        if on and not self._enabled:
+            self._enabled = True
             self.status.emit("Live: learning from your strokes as you paint.")
             self._check()
-        elif not on and self.enabled:
-            self._poll.stop()
+        elif not on and self._enabled:
+            self._enabled = False
+            self._later.stop()
             if self.job is not None:
                 self.job.cancel()
             self.status.emit("Live off: the latest model is kept." if self.model is not None
@@ -155,9 +171,16 @@ class LiveController(QObject):
         doc = cur.document if cur is not None else None
         return (str(project.root), cur.name if cur is not None else None,
                 doc.revision if doc is not None else None,
-                tuple((n, project.label_path(n).exists())
-                      for n in project.names_with(ImageState.SUPPORT)),
+                tuple(project.names_with(ImageState.SUPPORT)),
                 tuple((c.id, c.name) for c in project.classes))
+
+    def _check_soon(self, delay_ms: int = 0) -> None:
+        if self._enabled:
+            self._later.start(delay_ms)
+
+    def _on_job_changed(self, kind: str, _state: object) -> None:
+        if kind != LIVE:  # Learn class / Auto-label started (pause) or ended (go on)
+            self._check_soon()
 
     def _check(self) -> None:
         if not self.enabled:
@@ -169,8 +192,9 @@ class LiveController(QObject):
             if self.job is not None:
                 self.job.cancel()
             return
-        if self.canvas.stroke_active:
-            return  # wait for the stroke to end
+        if self.canvas.stroke_active:  # wait for the stroke to end (it may change nothing)
+            self._check_soon(STROKE_WAIT_MS)
+            return
         if str(project.root) != self._project:
             self.forget()
             self._project = str(project.root)
@@ -191,9 +215,10 @@ class LiveController(QObject):
                 project.state(cur.name) in (ImageState.SUPPORT, ImageState.UNLABELLED)
                 and has_painting(cur.document.labels)):
             shown = (cur.rgb, training_mask(cur.document.labels.copy()))
+        # Read on the worker thread once written; a missing file is skipped there.
         on_disk = [(project.image_path(n), project.label_path(n))
                    for n in project.names_with(ImageState.SUPPORT)
-                   if (cur is None or n != cur.name) and project.label_path(n).exists()]
+                   if cur is None or n != cur.name]
         has_class = shown is not None and bool(class_pixels(shown[1]).any())
         if not on_disk and not has_class:
             self.status.emit("Live: paint a few strokes on the class (and some Background).")
@@ -207,7 +232,8 @@ class LiveController(QObject):
         request = LiveRequest(on_disk, shown, [(c.id, c.name, c.color) for c in project.classes],
                               project.models_dir / LIVE_MODEL, self.model if ours else None,
                               self.models.learn_config,
-                              None if ours else project.model_path)
+                              None if ours else project.model_path,
+                              self.session.saver.written() if on_disk else None)
         self._running_key = key
         job = self.job = Job(self.session.worker("live_round"), request)
         self.session.job_started(LIVE, "Live: learning from your strokes")
@@ -246,5 +272,4 @@ class LiveController(QObject):
         self.job = None
         self._running_key = None
         self.session.job_finished(LIVE)
-        if self.enabled:
-            QTimer.singleShot(0, self._check)
+        self._check_soon()

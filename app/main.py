@@ -40,9 +40,9 @@ def _open_start_folder(window: MainWindow, folder: str | None) -> None:
         if not Path(folder).is_dir():
             QMessageBox.warning(window, "DistillFSS Studio", f"Not a folder: {folder}")
             return
-        window.open_folder(folder)
+        window.projects.open_folder(folder)
     elif settings.recent_folders and Path(settings.recent_folders[0]).is_dir():
-        window.open_folder(settings.recent_folders[0])
+        window.projects.open_folder(settings.recent_folders[0])
     elif not settings.offered_demo:
         settings.offered_demo = True
         answer = QMessageBox.question(
@@ -50,7 +50,7 @@ def _open_start_folder(window: MainWindow, folder: str | None) -> None:
             "Open the bundled demo images (24 fluorescence microscopy images of cell nuclei) "
             "to try it out?\n\nYou can open your own folder at any time with File ▸ Open folder.")
         if answer == QMessageBox.StandardButton.Yes:
-            window.open_demo()
+            window.projects.open_demo()
 
 
 def _startup_error(exc: BaseException) -> None:

@@ -81,6 +81,7 @@ class ModelController(QObject):
         a.learn.triggered.connect(self.start_learning)
         a.auto_label.triggered.connect(self.start_auto_label)
         a.cancel_job.triggered.connect(self.cancel)
+        a.flip_average.toggled.connect(self._on_flip_average_toggled)
         buttons: tuple[tuple[Any, QAction], ...] = (
             (p.learn_button, a.learn), (p.label_button, a.auto_label),
             (p.review_button, a.review_next), (p.accept_button, a.accept),
@@ -89,6 +90,7 @@ class ModelController(QObject):
             button.clicked.connect(action.trigger)
         session.events.project_changed.connect(self._on_project_changed)
         session.events.model_changed.connect(self._on_model_changed)
+        session.events.image_changed.connect(self._on_image_changed)
         QThreadPool.globalInstance().setMaxThreadCount(
             max(4, QThreadPool.globalInstance().maxThreadCount()))
 
@@ -120,6 +122,15 @@ class ModelController(QObject):
             self.views.model_status.setText("No model")
             self.views.job_panel.model_label.setText(
                 "No model yet. Paint a few examples, then press Learn class.")
+
+    def _on_image_changed(self, current: CurrentImage | None) -> None:
+        if current is not None:
+            self.image_shown(current)
+
+    def _on_flip_average_toggled(self, on: bool) -> None:
+        if on != self.session.settings.flip_average:
+            self.session.settings.flip_average = on
+            self._on_image_changed(self.session.current)  # its overlay with the new setting
 
     def image_shown(self, current: CurrentImage) -> None:
         """Predict the shown image in the background when a model exists (live overlay and

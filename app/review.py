@@ -37,8 +37,8 @@ STATE_TEXT = {
 }
 
 
-def ask(parent: QWidget | None, title: str, text: str) -> bool:
-    """Yes/No question (tests replace this function: a modal box would block them)."""
+def ask_yes_no(parent: QWidget | None, title: str, text: str) -> bool:
+    """A modal Yes/No question (the window's :attr:`Session.ask`; tests pass a fake)."""
     answer = QMessageBox.question(parent, title, text,
                                   QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                                   QMessageBox.StandardButton.No)
@@ -58,6 +58,7 @@ class Review(QObject):
         self._undo: list[ImageState] = []  # state before each undoable stroke
         self._redo: list[ImageState] = []  # state after each undone stroke
         self.confirmed: set[str] = set()   # unsure predictions the user chose to accept
+        canvas.stroke_finished.connect(self.stroke_finished)
 
     def _history_of(self, doc: MaskDocument | None) -> None:
         if doc is not self._doc:  # another image, or the document was replaced
@@ -74,6 +75,7 @@ class Review(QObject):
         self._history_of(cur.document)
         before = s.project.state(cur.name)
         s.save_current()  # saved per stroke, off the main thread: a crash loses one stroke
+        s.labels_changed(cur.name)
         after = s.project.state(cur.name)
         self._undo = [*self._undo, before][-MAX_HISTORY:]
         self._redo.clear()
@@ -89,6 +91,7 @@ class Review(QObject):
         if cur is None or doc is None or (doc.undo() if undo else doc.redo()) is None:
             return False
         self._history_of(doc)
+        s.labels_changed(cur.name)  # the document is already back (thumbnails, Live)
         source, target = (self._undo, self._redo) if undo else (self._redo, self._undo)
         project = s.project
         if not source or project is None or project.read_only:
@@ -122,9 +125,10 @@ class Review(QObject):
         limit = self.session.settings.confirm_accept_below
         if score is None or score >= limit or name in self.confirmed:
             return True
-        if not ask(self._parent, "Accept an unsure prediction?",
-                   f"The model is unsure of {name} (confidence {score * 100:.0f} %). "
-                   "Keep its labels as yours without correcting them?"):
+        if not self.session.ask("Accept an unsure prediction?",
+                                f"The model is unsure of {name} (confidence "
+                                f"{score * 100:.0f} %). Keep its labels as yours without "
+                                "correcting them?"):
             return False
         self.confirmed.add(name)
         return True
@@ -150,9 +154,9 @@ class Review(QObject):
         prediction = project.load_prediction(name)
         if (labels is not None and prediction is not None
                 and not np.array_equal(labels, prediction)
-                and not ask(self._parent, "Mark as not reviewed",
-                            f"Your corrections of {name} will be dropped and the model's "
-                            "prediction shown again. Go on?")):
+                and not s.ask("Mark as not reviewed",
+                              f"Your corrections of {name} will be dropped and the model's "
+                              "prediction shown again. Go on?")):
             return False
         s.saver.clear_label(project, name, ImageState.PREDICTED)
         if cur is not None and prediction is not None:

@@ -64,6 +64,11 @@ class Saver:
         self._submit(None, None, None, None, None, project.root / "project.json",
                      project.json_bytes())
 
+    def written(self) -> Future[None]:
+        """A future done once every write queued so far is done: a worker thread that reads
+        the label files waits on it (the main thread never does)."""
+        return self._pool.submit(lambda: None)
+
     def _submit(self, name: str | None, keep: tuple[np.ndarray, ImageState] | None,
                 png: Path | None, labels: np.ndarray | None,
                 palette: list[tuple[int, int, int]] | None, json_path: Path, text: bytes) -> None:

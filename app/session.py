@@ -54,7 +54,8 @@ class SessionEvents:
     project_changed: Event = field(default_factory=Event)      # (Project | None)
     image_changed: Event = field(default_factory=Event)        # (CurrentImage | None)
     image_state_changed: Event = field(default_factory=Event)  # (name): badge, counts
-    labels_changed: Event = field(default_factory=Event)       # (name): new labels shown
+    labels_changed: Event = field(default_factory=Event)       # (name): its labels changed
+    classes_changed: Event = field(default_factory=Event)      # (): names, colours or ids
     image_requested: Event = field(default_factory=Event)      # (name): please show it
     model_changed: Event = field(default_factory=Event)        # (name | None, info dict)
     job_changed: Event = field(default_factory=Event)          # (kind, JobState)
@@ -96,7 +97,8 @@ class Session:
 
     def __init__(self, settings: AppSettings | None = None, saver: Saver | None = None,
                  workers: Workers | None = None,
-                 defaults: Callable[[], Workers] | None = None) -> None:
+                 defaults: Callable[[], Workers] | None = None,
+                 ask: Callable[[str, str], bool] | None = None) -> None:
         if settings is None:
             from app.settings import AppSettings
 
@@ -109,6 +111,9 @@ class Session:
         self.saver = saver
         self.workers = workers or Workers()
         self._defaults = defaults  # called once, when a job needs a worker not given
+        # A Yes/No question to the user, (title, text) -> True for Yes: the window asks with
+        # a dialog, tests pass a fake; without one the answer is No (nothing is dropped).
+        self.ask: Callable[[str, str], bool] = ask or _decline
         self.events = SessionEvents()
         self._project: Project | None = None
         self._current: CurrentImage | None = None
@@ -169,8 +174,13 @@ class Session:
             self.events.image_state_changed.emit(name)
 
     def labels_changed(self, name: str) -> None:
-        """Say that other labels of ``name`` are shown (e.g. un-review): thumbnails."""
+        """Say that the shown labels of ``name`` changed (a stroke, undo, un-review):
+        thumbnails, Live."""
         self.events.labels_changed.emit(name)
+
+    def classes_changed(self) -> None:
+        """Say that the project's classes changed (added, renamed, recoloured, deleted)."""
+        self.events.classes_changed.emit()
 
     def report(self, errors: list[str], timeout_ms: int = 10000) -> None:
         """Show each message of ``errors`` (write errors) as a status line."""
@@ -245,3 +255,7 @@ class Session:
         if state != self._jobs[kind]:
             self._jobs[kind] = state
             self.events.job_changed.emit(kind, state)
+
+
+def _decline(_title: str, _text: str) -> bool:
+    return False

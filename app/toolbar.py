@@ -5,16 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QLabel, QSlider, QSpinBox
+from PySide6.QtWidgets import QLabel, QMainWindow, QSlider, QSpinBox
 
 if TYPE_CHECKING:
-    from app.main_window import MainWindow
+    from app.actions import Actions
 
 
-def build_toolbar(window: MainWindow) -> tuple[QSpinBox, QSlider]:
-    """Add the tool bar to ``window`` (its ``actions_`` must exist); returns the brush-size
-    spin box and the overlay-opacity slider."""
-    a = window.actions_
+def build_toolbar(window: QMainWindow, a: Actions) -> tuple[QSpinBox, QSlider]:
+    """Add the tool bar with actions ``a`` to ``window``; returns the brush-size spin box and
+    the overlay-opacity slider."""
     for action, short in ((a.open_folder, "Open"), (a.show_predictions, "Prediction"),
                           (a.low_confidence, "Unsure"), (a.fit, "Fit"), (a.actual, "100 %"),
                           (a.lasso, "Lasso"), (a.superpixel, "Superpixel"),
@@ -48,17 +47,17 @@ def build_toolbar(window: MainWindow) -> tuple[QSpinBox, QSlider]:
     return brush_size, opacity
 
 
-def build_status_bar(window: MainWindow) -> tuple[QLabel, QLabel, QLabel]:
-    """Add the status bar's labels: (cursor position, model status, device) and the shown
-    image's state (``window.state_label``)."""
-    position, model_status, device = QLabel(), QLabel("No model"), QLabel("Device: –")
-    window.state_label = QLabel()  # what the shown image's state means, in words
+def build_status_bar(window: QMainWindow) -> tuple[QLabel, QLabel, QLabel, QLabel]:
+    """Add the status bar's labels: (cursor position, the shown image's state in words,
+    model status, device)."""
+    position, state, model_status = QLabel(), QLabel(), QLabel("No model")
+    device = QLabel("Device: –")
     bar = window.statusBar()
     bar.addWidget(position, 1)
-    bar.addWidget(window.state_label, 2)
+    bar.addWidget(state, 2)
     bar.addPermanentWidget(model_status)
     bar.addPermanentWidget(device)
-    return position, model_status, device
+    return position, state, model_status, device
 
 
 def initial_size(available: QSize, share: float) -> QSize:

@@ -37,13 +37,33 @@ def make_folder(folder: Path, n: int = 5, size: tuple[int, int] = (96, 128),
     return truth
 
 
-def open_window(qtbot, folder: Path) -> MainWindow:
-    """A shown main window (closed by qtbot at the end of the test) with ``folder`` open."""
-    window = MainWindow()
+class Questions:
+    """A fake for :attr:`Session.ask` (a modal box would block a test): answers with
+    ``answers`` in turn, then Yes, and records each question as "title: text"."""
+
+    def __init__(self, answers: tuple[bool, ...] = ()) -> None:
+        self.answers = list(answers)
+        self.asked: list[str] = []
+
+    def __call__(self, title: str, text: str) -> bool:
+        self.asked.append(f"{title}: {text}")
+        return self.answers.pop(0) if self.answers else True
+
+
+def new_window(qtbot, ask: Questions | None = None) -> MainWindow:
+    """A shown main window (closed by qtbot at the end of the test), no folder open; its
+    questions go to ``ask`` (a fresh :class:`Questions` when None)."""
+    window = MainWindow(ask=ask or Questions())
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)
-    assert window.open_folder(folder)
+    return window
+
+
+def open_window(qtbot, folder: Path, ask: Questions | None = None) -> MainWindow:
+    """:func:`new_window` with ``folder`` open."""
+    window = new_window(qtbot, ask)
+    assert window.projects.open_folder(folder)
     return window
 
 

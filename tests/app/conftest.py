@@ -44,19 +44,3 @@ def _no_dangling_workers(qapp: object) -> Iterator[None]:
     pool = QThreadPool.globalInstance()
     if not pool.waitForDone(10_000):
         pytest.fail("a worker thread was still running after the test")
-
-
-@pytest.fixture(autouse=True)
-def _no_blocking_questions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """A modal question would block the test: ``app.review.ask`` answers Yes and records the
-    question (tests that care replace it again)."""
-    import app.review
-
-    asked: list[str] = []
-
-    def answer_yes(_parent: object, title: str, text: str) -> bool:
-        asked.append(f"{title}: {text}")
-        return True
-
-    monkeypatch.setattr(app.review, "ask", answer_yes)
-    yield asked

@@ -105,7 +105,7 @@ def main(folder: str, moves: int, strokes: int, emits: int) -> None:
     window = MainWindow()
     window.resize(1200, 800)
     window.show()
-    if not window.open_folder(folder) or window.canvas.document is None:
+    if not window.projects.open_folder(folder) or window.canvas.document is None:
         raise SystemExit(f"could not open {folder}")
     window.brush_size.setValue(3)
     # Warm-up: every code path once, so caches filled on first use do not count as a change.

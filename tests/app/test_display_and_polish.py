@@ -47,10 +47,10 @@ def test_contrast_is_display_only(qtbot: QtBot, folder: Path,
     assert shown == contrast_lut(20, 80)[rgb[5, 5, 0]] and shown != plain
     window.contrast.auto.setChecked(True)
     assert window.contrast.limits == auto_limits(rgb)
-    window.step_image(1)  # Auto follows each image
+    window.navigation.step(1)  # Auto follows each image
     assert window.current is not None and window.current.rgb is not None
     assert window.contrast.limits == auto_limits(window.current.rgb)
-    window.step_image(-1)
+    window.navigation.step(-1)
     assert np.array_equal(window.current.rgb, rgb)  # the image in memory is untouched
     window.model_controller.project_opened(window.project)  # type: ignore[arg-type]
     window.project.active_model = "m.dfss"  # type: ignore[union-attr]
@@ -141,7 +141,7 @@ def test_model_panel_keeps_its_width_and_scrolls_the_estimate(qtbot: QtBot,
 
 def test_reopening_a_folder_returns_to_the_last_image(qtbot: QtBot, folder: Path) -> None:
     window = open_window(qtbot, folder)
-    window.show_image("img02.png")
+    window.navigation.show_image("img02.png")
     window.close()
     again = open_window(qtbot, folder)
     assert again.current is not None and again.current.name == "img02.png"

@@ -32,10 +32,10 @@ def test_paint_learn_autolabel_accept_reaches_iou(qtbot: QtBot, tmp_path: Path) 
     for image in list_images(demo_dir() / "images"):
         shutil.copy2(image, folder / image.name)
         truth[image.name] = (read_mask(demo_dir() / "masks" / image.name) > 0).astype(np.uint8)
-    window = MainWindow()
+    window = MainWindow(ask=lambda _title, _text: True)  # accept an unsure prediction
     qtbot.addWidget(window)
     window.show()
-    assert window.open_folder(folder)
+    assert window.projects.open_folder(folder)
     # A fixed step count (no time budget) keeps the result the same on slow or busy machines.
     window.model_controller.learn_config = LearnConfig(max_steps=90, time_budget_s=None,
                                                        loo_steps=0, seed=0)
@@ -44,7 +44,7 @@ def test_paint_learn_autolabel_accept_reaches_iou(qtbot: QtBot, tmp_path: Path) 
     # both ends of the list, then midpoints.
     supports = [names[i] for i in spread_indices(len(names), SUPPORTS)]
     for name in supports:  # paint the ground truth through the canvas's document
-        window.show_image(name)
+        window.navigation.show_image(name)
         assert window.current is not None and window.current.document is not None
         window.current.document.replace(truth[name])
         window.canvas.stroke_finished.emit()
@@ -59,7 +59,7 @@ def test_paint_learn_autolabel_accept_reaches_iou(qtbot: QtBot, tmp_path: Path) 
     assert blocker.args == [False]
     assert project.counts()[ImageState.PREDICTED] == len(names) - SUPPORTS
 
-    window.show_image(supports[0])
+    window.navigation.show_image(supports[0])
     window.actions_.review_next.trigger()
     for _ in range(len(names)):  # Enter on each: accept and go to the next
         if window.current is None or project.state(window.current.name) != ImageState.PREDICTED:

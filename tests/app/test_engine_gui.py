@@ -34,7 +34,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[MainWindow, dict[str,
     w = open_window(qtbot, tmp_path / "images")
     w.model_controller.learn_config = tiny_config()
     for name in list(truth)[:3]:  # paint the truth of three images through the document
-        w.show_image(name)
+        w.navigation.show_image(name)
         assert w.current is not None and w.current.document is not None
         w.current.document.replace(truth[name])
         w.canvas.stroke_finished.emit()
@@ -45,7 +45,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[MainWindow, dict[str,
 def test_learn_shows_overlay_and_ui_stays_responsive(
         qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
     w, truth = window
-    w.show_image("img05.png")
+    w.navigation.show_image("img05.png")
     # Objects left by the earlier tests of this process make a full garbage collection on
     # the main thread take >100 ms late in the suite (once: 155 ms on an idle CI machine);
     # the app's own heap is a fraction of that. Frozen, they are not scanned while we measure.
@@ -77,7 +77,7 @@ def test_model_in_use_before_the_check_then_saved_with_its_estimate(
 
     w, truth = window
     w.model_controller.learn_config = replace(tiny_config(), loo_steps=3)
-    w.show_image("img05.png")
+    w.navigation.show_image("img05.png")
     ready: list[bool] = []
     with qtbot.waitSignal(w.model_controller.learned, timeout=180_000):
         w.actions_.learn.trigger()

@@ -29,7 +29,7 @@ def paint_and_predict(window: MainWindow) -> None:
     window.brush_size.setValue(9)
     drag(window.canvas, [(20, 20), (40, 20)])
     drag(window.canvas, [(90, 60)])
-    window.step_image(1)
+    window.navigation.step(1)
     drag(window.canvas, [(60, 50)])
     project = window.project
     assert project is not None
@@ -115,7 +115,7 @@ def test_import_coco_from_the_menu_makes_examples(qtbot: QtBot, window: MainWind
     paint_and_predict(window)
     run_export(qtbot, window, "coco", tmp_path / "out")
     make_folder(tmp_path / "other", n=4)  # the same names, a new project
-    assert window.open_folder(tmp_path / "other")
+    assert window.projects.open_folder(tmp_path / "other")
     project = window.project
     assert project is not None and project.counts()[ImageState.SUPPORT] == 0
     window.actions_.import_labels.trigger()  # File > Import…

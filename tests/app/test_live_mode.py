@@ -41,7 +41,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[tuple[MainWindow, dict]]:
 
 def scribble_on(w: MainWindow, name: str, truth: np.ndarray) -> None:
     """A few strokes: the middle rows of each disc as class, two background lines."""
-    w.show_image(name)
+    w.navigation.show_image(name)
     assert w.current is not None and w.current.document is not None
     labels = np.full(truth.shape, NOT_PAINTED, np.uint8)
     ys, xs = np.nonzero(truth)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import drag, make_folder, open_window
+from app_helpers import Questions, drag, make_folder, new_window, open_window
 from pytestqt.qtbot import QtBot
 
 from app.main_window import MainWindow
@@ -45,7 +45,7 @@ def test_paint_autosave_on_switch_and_reopen(qtbot: QtBot, folder: Path) -> None
     assert again.project.state("img00.png") == ImageState.SUPPORT
     assert np.array_equal(again.project.load_label("img00.png"), painted)
     assert again.current is not None and again.current.name == "img01.png"  # the last one shown
-    again.show_image("img00.png")
+    again.navigation.show_image("img00.png")
     assert np.array_equal(again.current.document.labels, painted)  # type: ignore[union-attr]
     close_window(qtbot, again)
 
@@ -75,7 +75,7 @@ def test_undoing_every_stroke_on_an_unlabelled_image_unmakes_the_example(
     assert project.state("img00.png") == ImageState.SUPPORT
     assert project.load_label("img00.png") is not None
     window.actions_.undo.trigger()
-    window.save_current()
+    window.session.save_current()
     window.saver.flush()
     assert project.state("img00.png") == ImageState.UNLABELLED
     assert project.load_label("img00.png") is None  # no empty example left for Learn
@@ -167,14 +167,14 @@ def test_class_edits_that_cannot_be_saved_get_a_message(qtbot: QtBot, folder: Pa
 def test_unreadable_image_and_empty_folder(qtbot: QtBot, folder: Path, tmp_path: Path) -> None:
     (folder / "broken.png").write_bytes(b"not a png at all")
     window = open_window(qtbot, folder)
-    window.show_image("broken.png")
+    window.navigation.show_image("broken.png")
     assert window.current is not None and window.current.rgb is None
     assert "broken.png" in window.canvas._message_item.text()
     drag(window.canvas, [(5, 5)])  # nothing to paint on, no crash
     qtbot.waitUntil(lambda: window.image_panel.model._entries[0].error != "")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert window.open_folder(empty)
+    assert window.projects.open_folder(empty)
     assert "No images" in window.canvas._message_item.text()
     close_window(qtbot, window)
 
@@ -190,7 +190,7 @@ def test_second_window_is_read_only(qtbot: QtBot, folder: Path, monkeypatch: pyt
     assert second.project is not None and second.project.read_only
     assert "read-only" in second.windowTitle() and shown
     drag(second.canvas, [(30, 30)])
-    second.save_current()  # nothing is written by a read-only window
+    second.session.save_current()  # nothing is written by a read-only window
     assert second.project.load_label("img00.png") is None
     told: list[str] = []
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
@@ -207,10 +207,10 @@ def test_reopening_the_open_folder_keeps_it_writable(qtbot: QtBot, folder: Path)
     find its own lock, open read-only and drop the edits made after)."""
     window = open_window(qtbot, folder)
     project = window.project
-    assert window.open_folder(folder)
+    assert window.projects.open_folder(folder)
     assert window.project is project and not project.read_only  # type: ignore[union-attr]
     drag(window.canvas, [(30, 30), (50, 40)])
-    window.save_current()
+    window.session.save_current()
     window.saver.flush()
     assert project.load_label("img00.png") is not None  # type: ignore[union-attr]
     close_window(qtbot, window)
@@ -226,7 +226,7 @@ def test_settings_and_recent_folders_persist(qtbot: QtBot, folder: Path,
     assert data["brush_size"] == 33 and "tool" not in data  # sparse: defaults left out
     settings = load_settings()
     assert settings.recent_folders == [str(folder.resolve())]
-    again = MainWindow()
+    again = MainWindow(ask=Questions())
     qtbot.addWidget(again)
     assert again.brush_size.value() == 33 and again.canvas.brush_radius == 16  # 2 r + 1 = 33
     again.close()
@@ -257,7 +257,7 @@ def test_failed_save_keeps_labels_in_memory_and_retries(qtbot: QtBot, folder: Pa
     assert "img00.png" in window.saver.unsaved
     window.save_guard.check()
     assert window.save_guard.box is not None and window.save_guard.box.isVisible()
-    window.show_image("img00.png")  # back again: the painting is still there
+    window.navigation.show_image("img00.png")  # back again: the painting is still there
     assert np.array_equal(window.current.document.labels, painted)  # type: ignore[union-attr]
     from PySide6.QtWidgets import QMessageBox
 
@@ -281,7 +281,7 @@ def test_an_image_leaving_the_filter_stays_current(qtbot: QtBot, folder: Path) -
     window = open_window(qtbot, folder)
     panel = window.image_panel
     panel.filter_box.setCurrentIndex(panel.filter_box.findData("unlabelled"))
-    window.show_image("img01.png")
+    window.navigation.show_image("img01.png")
     assert window.current is not None and window.current.name == "img01.png"
     drag(window.canvas, [(30, 30), (40, 40)])
     assert window.project is not None and window.project.state("img01.png") == ImageState.SUPPORT
@@ -315,10 +315,10 @@ def test_painting_while_the_prediction_is_shown_unchecks_the_toggle(qtbot: QtBot
     close_window(qtbot, window)
 
 
-def test_large_image_loads_on_a_worker(qtbot: QtBot, folder: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("app.image_loader.LARGE_IMAGE_PIXELS", 0)  # every image counts as large
-    window = open_window(qtbot, folder)
+def test_large_image_loads_on_a_worker(qtbot: QtBot, folder: Path) -> None:
+    window = new_window(qtbot)
+    window.navigation.loader.large_pixels = 0  # every image counts as large
+    assert window.projects.open_folder(folder)
     assert window.current is None  # the first image is still being read
     assert "Loading img00.png" in window.canvas._message_item.text()
     drag(window.canvas, [(20, 20), (40, 30)])  # nothing to paint on yet, no crash
@@ -329,17 +329,17 @@ def test_large_image_loads_on_a_worker(qtbot: QtBot, folder: Path,
     drag(window.canvas, [(20, 20), (40, 30), (60, 40)])
     painted = np.array(window.current.document.labels)  # type: ignore[union-attr]
     assert painted.any()
-    window.show_image("img01.png")
-    window.show_image("img02.png")  # chosen before img01 arrived: img01 is dropped
+    window.navigation.show_image("img01.png")
+    window.navigation.show_image("img02.png")  # chosen before img01 arrived: img01 is dropped
     assert window.project is not None
     assert window.project.state("img00.png") == ImageState.SUPPORT  # saved on leaving
     qtbot.waitUntil(lambda: window.current is not None)
     assert window.current.name == "img02.png"
     qtbot.wait(300)
     assert window.current.name == "img02.png"
-    window.show_image("img00.png")
+    window.navigation.show_image("img00.png")
     qtbot.waitUntil(lambda: window.current is not None and window.current.name == "img00.png")
     assert np.array_equal(window.current.document.labels, painted)  # type: ignore[union-attr]
-    window.show_image("img03.png")
+    window.navigation.show_image("img03.png")
     close_window(qtbot, window)  # closing while an image loads: no error, the load is dropped
     assert window.current is None

@@ -104,7 +104,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
 def paint_two(window: MainWindow) -> None:
     for _ in range(2):
         drag(window.canvas, [(30, 30), (40, 40)])
-        window.step_image(1)
+        window.navigation.step(1)
 
 
 def test_learn_saves_model_and_shows_prediction(qtbot: QtBot, window: MainWindow) -> None:
@@ -221,7 +221,7 @@ def test_auto_label_review_accept_and_resume(qtbot: QtBot, window: MainWindow) -
     assert model._entries[model.row_of("img04.png")].overlay is not None
     assert "3 predicted" in window.image_panel.counts_label.text()
 
-    window.show_image("img00.png")
+    window.navigation.show_image("img00.png")
     window.actions_.review_next.trigger()  # least confident first
     assert window.current is not None and window.current.name == project.review_queue()[0]
     first = window.current.name

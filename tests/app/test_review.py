@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_helpers import drag, make_folder, open_window
+from app_helpers import Questions, drag, make_folder, open_window
 from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
-import app.review
 from app.image_list import STATE_ROLE
 from app.main_window import MainWindow
 from engine.io.images import write_png_atomic
@@ -28,7 +27,13 @@ def prediction() -> np.ndarray:
 
 
 @pytest.fixture()
-def window(qtbot: QtBot, tmp_path: Path) -> MainWindow:
+def questions() -> Questions:
+    """The window's Yes/No questions: answered Yes unless a test queues answers."""
+    return Questions()
+
+
+@pytest.fixture()
+def window(qtbot: QtBot, tmp_path: Path, questions: Questions) -> MainWindow:
     """img00 and img01 predicted (confidence 0.55 and 0.9), the rest unlabelled."""
     folder = tmp_path / "images"
     make_folder(folder, n=3)
@@ -37,8 +42,7 @@ def window(qtbot: QtBot, tmp_path: Path) -> MainWindow:
         write_png_atomic(project.prediction_path(name), prediction())
         project.record_prediction(name, score)
     project.close()
-    w = open_window(qtbot, folder)
-    return w
+    return open_window(qtbot, folder, ask=questions)
 
 
 def badge(window: MainWindow, name: str) -> str:
@@ -77,7 +81,7 @@ def test_stroke_on_a_prediction_says_so_and_undo_restores_it(qtbot: QtBot,
 def test_undo_of_a_later_stroke_keeps_the_state_of_the_one_before(window: MainWindow) -> None:
     project = window.project
     assert project is not None
-    window.show_image("img02.png")  # unlabelled
+    window.navigation.show_image("img02.png")  # unlabelled
     drag(window.canvas, [(30, 30)])
     drag(window.canvas, [(60, 60)])
     assert project.state("img02.png") == ImageState.SUPPORT
@@ -94,17 +98,11 @@ def test_undo_of_a_later_stroke_keeps_the_state_of_the_one_before(window: MainWi
 
 
 def test_accepting_an_unsure_prediction_asks_once(window: MainWindow,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                  questions: Questions) -> None:
     project = window.project
     assert project is not None
-    answers = [False, True]
-    asked: list[str] = []
-
-    def ask(_parent: object, title: str, text: str) -> bool:
-        asked.append(text)
-        return answers.pop(0)
-
-    monkeypatch.setattr(app.review, "ask", ask)
+    questions.answers = [False, True]
+    asked = questions.asked
     window.actions_.accept.trigger()  # img00: confidence 0.55 -> asks; "No"
     assert len(asked) == 1 and "55 %" in asked[0]
     assert project.state("img00.png") == ImageState.PREDICTED
@@ -112,21 +110,21 @@ def test_accepting_an_unsure_prediction_asks_once(window: MainWindow,
     window.actions_.accept.trigger()  # "Yes"
     assert project.state("img00.png") == ImageState.REVIEWED
     assert len(asked) == 2
-    window.show_image("img01.png")  # confidence 0.9: no question
+    window.navigation.show_image("img01.png")  # confidence 0.9: no question
     window.actions_.accept.trigger()
     assert project.state("img01.png") == ImageState.REVIEWED and len(asked) == 2
     assert window.review.unreview("img00.png")  # uncorrected: no question either
-    window.show_image("img00.png")
+    window.navigation.show_image("img00.png")
     window.actions_.accept.trigger()  # asked once per image: not again
     assert project.state("img00.png") == ImageState.REVIEWED and len(asked) == 2
 
 
 def test_unreview_from_the_list_and_the_canvas(qtbot: QtBot, window: MainWindow,
-                                               _no_blocking_questions: list[str],
+                                               questions: Questions,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     project = window.project
     assert project is not None
-    window.show_image("img01.png")
+    window.navigation.show_image("img01.png")
     window.actions_.accept.trigger()  # reviewed, same labels as the prediction
     window.saver.flush()
     assert project.state("img01.png") == ImageState.REVIEWED
@@ -138,11 +136,11 @@ def test_unreview_from_the_list_and_the_canvas(qtbot: QtBot, window: MainWindow,
     assert project.state("img01.png") == ImageState.PREDICTED
     assert badge(window, "img01.png") == "predicted"
     assert project.load_label("img01.png") is None
-    assert _no_blocking_questions == []  # nothing to lose: not asked
+    assert questions.asked == []  # nothing to lose: not asked
     assert not window.review.menu_for("img01.png").actions()[0].isEnabled()
 
     # The shown image, corrected, from the canvas's context menu: asks, then drops it.
-    window.show_image("img00.png")
+    window.navigation.show_image("img00.png")
     drag(window.canvas, [(80, 70)])
     assert project.state("img00.png") == ImageState.REVIEWED
     shown: list[str | None] = []
@@ -151,7 +149,7 @@ def test_unreview_from_the_list_and_the_canvas(qtbot: QtBot, window: MainWindow,
     assert shown == ["img00.png"]
     window.review.menu_for("img00.png").actions()[0].trigger()
     window.saver.flush()
-    assert len(_no_blocking_questions) == 1 and "corrections" in _no_blocking_questions[0]
+    assert len(questions.asked) == 1 and "corrections" in questions.asked[0]
     assert project.state("img00.png") == ImageState.PREDICTED
     assert window.current is not None and not window.current.dirty
     assert np.array_equal(window.current.document.labels, prediction())  # type: ignore[union-attr]
@@ -168,7 +166,7 @@ def test_list_context_menu_names_the_image_under_the_mouse(qtbot: QtBot,
 
 
 def test_badges_say_example(window: MainWindow) -> None:
-    window.show_image("img02.png")
+    window.navigation.show_image("img02.png")
     drag(window.canvas, [(30, 30)])
     model = window.image_panel.model
     tip = model.data(model.index(model.row_of("img02.png")), Qt.ItemDataRole.ToolTipRole)

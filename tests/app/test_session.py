@@ -145,8 +145,8 @@ def two_classes(qtbot: QtBot, folder: Path, n: int = 4) -> Any:
     window.brush_size.setValue(5)
     for _ in range(n):
         drag(window.canvas, [(20, 50), (40, 50)])  # class 2
-        window.step_image(1)
-    window.save_current()
+        window.navigation.step(1)
+    window.session.save_current()
     window.saver.flush()
     return window
 
@@ -175,7 +175,7 @@ def test_class_deletion_runs_off_the_gui_thread_and_the_ui_stays_responsive(
         assert window.job_panel.progress.isVisible()
         assert not window.classes_panel.delete_button.isEnabled()
         assert not window.job_panel.learn_button.isEnabled()
-        window.show_image("img02.png")  # asked for meanwhile: shown when done
+        window.navigation.show_image("img02.png")  # asked for meanwhile: shown when done
         qtbot.waitUntil(lambda: not window.deletion.running, timeout=10_000)
     finally:
         meter.timer.stop()
