@@ -28,8 +28,11 @@ SLACK = 10
 @pytest.mark.slow
 def test_long_painting_session_keeps_reference_counts(tmp_path: Path) -> None:
     make_folder(tmp_path / "images", n=3, size=(200, 300))
+    # The checkout's own app/ and engine/ (not an installed copy from another checkout).
+    root = str(SCRIPT.parents[2])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     env = {**os.environ, "DISTILLFSS_CONFIG_DIR": str(tmp_path / "config"),
-           "QT_QPA_PLATFORM": "offscreen"}
+           "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": path}
     run = subprocess.run(
         [sys.executable, str(SCRIPT), str(tmp_path / "images"), str(MOVES), str(STROKES),
          str(EMITS)], capture_output=True, text=True, timeout=600, env=env, check=False)
