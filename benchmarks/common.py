@@ -119,3 +119,21 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def folder_iou(predict, images, masks, test: list[int]) -> float:
+    """Foreground IoU (%) of ``predict`` accumulated over the test images."""
+    from engine.learning.metrics import IoUAccumulator
+
+    acc = IoUAccumulator(1)
+    for i in test:
+        acc.add(predict(read_image(images[i])), binary_mask(masks[i]))
+    return acc.mean() * 100
+
+
+def test_indices(n: int, idx: list[int], max_test: int | None, seed: int) -> list[int]:
+    """The images not drawn as supports (a seeded subset of ``max_test`` when given)."""
+    rest = [i for i in range(n) if i not in idx]
+    if max_test is not None and len(rest) > max_test:
+        rest = sorted(np.random.default_rng(1000 + seed).choice(rest, max_test, replace=False))
+    return [int(i) for i in rest]

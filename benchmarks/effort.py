@@ -30,39 +30,22 @@ from common import (
     DATASETS,
     DEFAULT_DATA,
     ROOT,
-    binary_mask,
     draw_supports,
+    folder_iou,
     load_dataset,
     load_pairs,
     markdown_table,
     mean_sd,
     median_time,
     run_learn,
+    test_indices,
     worst,
 )
 from scribbles import correct, scribble
 
 from engine.infer.predict import Predictor
-from engine.io.images import read_image
 from engine.io.labels import NOT_PAINTED
-from engine.learning.metrics import IoUAccumulator
 from engine.learning.train import LearnConfig
-
-
-def folder_iou(predict, images, masks, test: list[int]) -> float:
-    """Foreground IoU (%) of ``predict`` accumulated over the test images."""
-    acc = IoUAccumulator(1)
-    for i in test:
-        acc.add(predict(read_image(images[i])), binary_mask(masks[i]))
-    return acc.mean() * 100
-
-
-def test_indices(n: int, idx: list[int], max_test: int | None, seed: int) -> list[int]:
-    """The images not drawn as supports (a seeded subset of ``max_test`` when given)."""
-    rest = [i for i in range(n) if i not in idx]
-    if max_test is not None and len(rest) > max_test:
-        rest = sorted(np.random.default_rng(1000 + seed).choice(rest, max_test, replace=False))
-    return [int(i) for i in rest]
 
 
 def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: LearnConfig,

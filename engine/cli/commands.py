@@ -15,10 +15,12 @@ from .common import EXIT_OK, CliError, describe_loo, run_learn
 def cmd_learn(args: argparse.Namespace) -> int:
     """``distillfss learn``: pick supports, learn, save the model, print the LOO estimate."""
     from engine.io.labels import ClassInfo, default_color, is_sparse, num_classes
-    from engine.io.supports import choose_supports, load_supports
+    from engine.io.supports import choose_supports, existing_folder, load_supports
     from engine.learning.train import LearnConfig, learn
     from engine.nn.modelfile import save_model
 
+    if args.refine_on is not None:  # before a minute of learning, not after
+        existing_folder(args.refine_on, "--refine-on")
     ignore = getattr(args, "ignore_value", None)
     if ignore is not None and not 0 <= ignore <= 255:
         raise CliError("--ignore-value must be a pixel value 0..255")
@@ -62,7 +64,32 @@ def cmd_learn(args: argparse.Namespace) -> int:
               f"{cfg.max_steps} steps; this model depends on the machine's speed "
               "(raise --time-budget to train it fully)", file=sys.stderr)
     print(describe_loo(model.metadata))
+    if args.refine_on is not None:
+        refine_on(model, images, masks, paths, args.refine_on, cfg, args.out)
     return EXIT_OK
+
+
+def refine_on(model, images, masks, support_paths, folder, cfg, out) -> None:
+    """``learn --refine-on DIR``: refine the saved model on DIR's other images, save it over
+    ``out`` (the learned model stays there if refining fails or is cancelled)."""
+    from engine.io.images import read_image
+    from engine.nn.modelfile import save_model
+    from engine.refine import refine
+
+    taken = {p.resolve() for p in support_paths}
+    rest = [p for p in list_images(folder) if p.resolve() not in taken]
+    if not rest:
+        raise CliError(f"--refine-on: no image in {folder} besides the examples")
+    print(f"refining on {folder} ({len(rest)} image(s))", file=sys.stderr)
+    try:
+        refined = run_learn(refine(model, images, masks,
+                                   [lambda p=p: read_image(p) for p in rest], cfg), "refine")
+    except ValueError as e:
+        raise CliError(f"not refined ({e}); the learned model is in {out}") from e
+    save_model(refined, out)
+    info = refined.metadata["refine"]
+    print(f"refined model saved to {out} ({info['images']} image(s) of {folder} "
+          f"pseudo-labelled, {info['painted_mean'] * 100:.0f} % of their pixels confident)")
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -76,6 +76,10 @@ def _add_learn(sub) -> None:
     s.add_argument("--ignore-value", type=int, default=None, metavar="V",
                    help="mask pixels equal to V are not painted (scribbles: e.g. 0 background "
                         "strokes, 255 class strokes, 128 elsewhere); the losses skip them")
+    s.add_argument("--refine-on", type=Path, default=None, metavar="DIR",
+                   help="then refine the model on DIR, the folder it will label: continue "
+                        "learning on its confident predictions of DIR's images (self-training; "
+                        "an IoU measured on DIR afterwards has seen DIR's images)")
     s.set_defaults(func=_run_learn)
 
 
