@@ -47,6 +47,7 @@ class Actions:
     learn: QAction
     live: QAction
     auto_label: QAction
+    refine: QAction
     flip_average: QAction
     review_next: QAction
     accept: QAction
@@ -98,6 +99,9 @@ _SPECS: dict[str, tuple[str, list[str], str]] = {
     "live": ("Li&ve", ["V"], ("Learn while you paint: the overlay follows your strokes (short "
                               "rounds in the background; Learn class is still the full run)")),
     "auto_label": ("&Auto-label folder", ["Ctrl+Shift+L"], "Predict every unlabelled image"),
+    "refine": ("&Refine on folder", ["Ctrl+Shift+R"],
+               ("Continue learning on the model's confident predictions of this folder's "
+                "unlabelled images (self-training), then auto-label again")),
     "flip_average": ("&Flip-averaged predictions", [],
                      ("Average each prediction over the image's mirror images: better labels "
                       "(+1 to +2 IoU points on the benchmark sets), ~3x slower on a CPU")),
@@ -144,8 +148,8 @@ def _build_menus(window: QMainWindow, a: Actions) -> QMenu:
                     a.superpixel, a.take_prediction, None, a.bigger, a.smaller]),
         ("&View", [a.fit, a.actual, a.zoom_in, a.zoom_out, None, a.show_predictions,
                    a.low_confidence, None, a.next_image, a.previous_image]),
-        ("&Model", [a.learn, a.live, a.auto_label, a.flip_average, None, a.review_next, a.accept,
-                    a.toggle_support, a.unreview, None, a.cancel_job]),
+        ("&Model", [a.learn, a.live, a.auto_label, a.refine, a.flip_average, None,
+                    a.review_next, a.accept, a.toggle_support, a.unreview, None, a.cancel_job]),
     ]
     for title, items in menus:
         menu: QMenu = bar.addMenu(title)

@@ -11,6 +11,7 @@ import inspect
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,16 +85,22 @@ def learn_job(request: LearnRequest) -> Generator[Any, None, LearnResult]:
     return (yield from guarded(_learn(request)))
 
 
+def _read_supports(supports: Sequence[tuple[Path, Path]]
+                   ) -> Generator[Status, None, tuple[list, list]]:
+    images, masks = [], []
+    for i, (image_path, mask_path) in enumerate(supports):
+        yield Status(f"Reading example {i + 1} of {len(supports)}")
+        images.append(read_image(image_path))
+        masks.append(support_mask(mask_path))
+    return images, masks
+
+
 def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
     from engine.io.labels import ClassInfo
     from engine.learning.train import learn
     from engine.nn.modelfile import save_model
 
-    images, masks = [], []
-    for i, (image_path, mask_path) in enumerate(request.supports):
-        yield Status(f"Reading example {i + 1} of {len(request.supports)}")
-        images.append(read_image(image_path))
-        masks.append(support_mask(mask_path))
+    images, masks = yield from _read_supports(request.supports)
     classes = [ClassInfo(i, name, tuple(color)) for i, name, color in request.classes]
     names = [Path(image_path).name for image_path, _ in request.supports]
     path = request.models_dir / time.strftime("model-%Y%m%d-%H%M%S.dfss")
@@ -118,6 +125,43 @@ def _learn(request: LearnRequest) -> Generator[Any, None, LearnResult]:
     yield Status("Saving the model")
     save_model(model, path)
     return LearnResult(model, path)
+
+
+@dataclass(frozen=True)
+class RefineRequest:
+    """What the refine job needs: the model in use, its examples (image, label file), the
+    folder's unlabelled images and the models folder."""
+
+    model_path: Path
+    supports: Sequence[tuple[Path, Path]]
+    folder: Sequence[Path]
+    models_dir: Path
+    config: Any = None  # engine.learning.train.LearnConfig or None: the model's seed
+
+
+def refine_job(request: RefineRequest) -> Generator[Any, None, LearnResult]:
+    """Refine the model on the folder (:func:`engine.refine.refine`), save it as a new model
+    file; worker thread."""
+    return (yield from guarded(_refine(request)))
+
+
+def _refine(request: RefineRequest) -> Generator[Any, None, LearnResult]:
+    from engine.nn.modelfile import load_model, save_model
+    from engine.refine import refine
+
+    yield Status("Loading the model")
+    model = load_model(request.model_path)
+    images, masks = yield from _read_supports(request.supports)
+    loaders = [partial(read_image, p) for p in request.folder]
+    gen = refine(model, images, masks, loaders, request.config)
+    try:
+        refined = yield from gen
+    finally:
+        gen.close()
+    yield Status("Saving the model")
+    path = request.models_dir / time.strftime("model-%Y%m%d-%H%M%S-refined.dfss")
+    save_model(refined, path)
+    return LearnResult(refined, path)
 
 
 @dataclass(frozen=True)
@@ -287,4 +331,4 @@ def default_workers() -> Any:
     from app.session import Workers
 
     return Workers(learn=learn_job, auto_label=auto_label_job, predict=predict_job,
-                   live_round=live_round_job, delete_class=delete_class_job)
+                   live_round=live_round_job, delete_class=delete_class_job, refine=refine_job)

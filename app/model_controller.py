@@ -1,4 +1,4 @@
-"""The closed loop: Learn class, Auto-label folder, live prediction, review and accept.
+"""The closed loop: Learn class, Auto-label folder, Refine on folder, live prediction.
 
 Jobs run in worker threads (:mod:`app.jobs`); these slots only apply their small
 results on the main thread.
@@ -22,6 +22,7 @@ from app.jobs import (
     LearnResult,
     ModelReady,
     PredictResult,
+    RefineRequest,
     Status,
 )
 from app.session import LABEL, LEARN
@@ -80,6 +81,7 @@ class ModelController(QObject):
         a, p = views.actions, views.job_panel
         a.learn.triggered.connect(self.start_learning)
         a.auto_label.triggered.connect(self.start_auto_label)
+        a.refine.triggered.connect(self.start_refine)
         a.cancel_job.triggered.connect(self.cancel)
         a.flip_average.toggled.connect(self._on_flip_average_toggled)
         buttons: tuple[tuple[Any, QAction], ...] = (
@@ -194,13 +196,7 @@ class ModelController(QObject):
                                     "read-only: learning needs a project this window can "
                                     "write to.")
             return
-        session.flush()
-        if session.saver.unsaved:
-            # Learning reads the examples from disk: it would learn stale or missing masks.
-            QMessageBox.warning(self._parent, "Learn class", "The labels of "
-                                f"{len(session.saver.unsaved)} image(s) could not be saved "
-                                "(see the earlier warning). Free space or fix the folder's "
-                                "permissions, then learn again: saving is retried.")
+        if not self._examples_saved("Learn class"):
             return
         names = project.names_with(ImageState.SUPPORT)
         if not names:
@@ -221,6 +217,61 @@ class ModelController(QObject):
         job.errored.connect(lambda msg: self._job_failed(LEARN, "Learning failed", msg))
         job.finished.connect(self._on_learn_finished)
 
+    def _examples_saved(self, title: str) -> bool:
+        """Flush the labels; False (with a warning) when some could not be saved: learning
+        reads the examples from disk and would learn stale or missing masks."""
+        self.session.flush()
+        unsaved = self.session.saver.unsaved
+        if unsaved:
+            QMessageBox.warning(self._parent, title, f"The labels of {len(unsaved)} image(s) "
+                                "could not be saved (see the earlier warning). Free space or "
+                                "fix the folder's permissions, then try again: saving is "
+                                "retried.")
+        return not unsaved
+
+    def start_refine(self) -> None:
+        """Refine the model in use on the folder's unlabelled images (:mod:`engine.refine`),
+        then auto-label them again with it."""
+        project, session = self.project, self.session
+        if project is None or session.busy:
+            return
+        if project.read_only or project.model_path is None:
+            QMessageBox.information(self._parent, "Refine on folder", "This folder is open "
+                                    "read-only." if project.read_only else "Learn a class "
+                                    "first: refining continues from the model in use.")
+            return
+        folder = project.names_with(ImageState.UNLABELLED, ImageState.PREDICTED)
+        names = project.names_with(ImageState.SUPPORT)
+        if not folder or not names:
+            QMessageBox.information(self._parent, "Refine on folder", "Refining learns from "
+                                    "the examples and the images without a human label: "
+                                    "this folder has none of the latter." if names else
+                                    "Paint at least one example first.")
+            return
+        if not self._examples_saved("Refine on folder"):
+            return
+        request = RefineRequest(project.model_path, [(project.image_path(n),
+                                                      project.label_path(n)) for n in names],
+                                [project.image_path(n) for n in folder], project.models_dir,
+                                self.learn_config)
+        title = f"Refining on {len(folder)} unlabelled images…"
+        self.views.job_panel.set_busy(title)
+        self._learn_ready = False
+        job = self.learn = Job(session.worker("refine"), request)
+        session.job_started(LEARN, title)
+        job.yielded.connect(self._on_learn_progress)
+        job.returned.connect(self._on_learned)
+        job.errored.connect(lambda msg: self._job_failed(LEARN, "Refining failed", msg))
+        job.finished.connect(self._on_refine_finished)
+
+    def _on_refine_finished(self, cancelled: bool) -> None:
+        self.learn = None
+        done = not cancelled and self.session.job(LEARN).failure is None
+        self._job_ended(LEARN, "Cancelled: the previous model is kept." if cancelled else
+                        "Refined: auto-labelling the folder again.")
+        if done:
+            self.start_auto_label()  # every unlabelled image, with the refined model
+
     def _on_learn_progress(self, item: Any) -> None:
         panel = self.views.job_panel
         if isinstance(item, ModelReady):
@@ -232,7 +283,8 @@ class ModelController(QObject):
             self.session.job_progress(LEARN, item.message)
             return
         phase = {"features": "Reading features", "train": "Training",
-                 "validate": "Checking (leave-one-out)"}.get(item.phase, item.phase)
+                 "validate": "Checking (leave-one-out)",
+                 "pseudo": "Predicting the folder"}.get(item.phase, item.phase)
         loss = "" if item.loss != item.loss else f"loss {item.loss:.3f}   "
         eta = format_eta(item.eta_s)
         if item.step == 0 and item.message:  # e.g. "starting on CUDA (…)", before any step

@@ -10,7 +10,7 @@ so a test passes fakes into the session instead of patching module globals.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,13 +82,12 @@ class Workers:
     predict: Callable[..., Any] | None = None       # app.jobs.predict_job
     live_round: Callable[..., Any] | None = None    # app.live.live_round_job
     delete_class: Callable[..., Any] | None = None  # app.jobs.delete_class_job
+    refine: Callable[..., Any] | None = None        # app.jobs.refine_job
 
     def filled(self, defaults: Workers) -> Workers:
         """These workers, with ``defaults``' functions where none is given."""
-        return replace(self, **{k: getattr(defaults, k) for k in ("learn", "auto_label",
-                                                                "predict", "live_round",
-                                                                "delete_class")
-                                if getattr(self, k) is None})
+        return replace(self, **{f.name: getattr(defaults, f.name) for f in fields(self)
+                                if getattr(self, f.name) is None})
 
 
 class Session:

@@ -21,12 +21,15 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
     if args.refine_on is not None:  # before a minute of learning, not after
         existing_folder(args.refine_on, "--refine-on")
+        if args.refine_steps is not None and args.refine_steps < 1:
+            raise CliError("--refine-steps must be at least 1")
     ignore = getattr(args, "ignore_value", None)
     if ignore is not None and not 0 <= ignore <= 255:
         raise CliError("--ignore-value must be a pixel value 0..255")
     paths = choose_supports(args.images, args.masks, args.shots, args.seed, args.support_list,
                             ignore_value=ignore)
     images, masks = load_supports(paths, args.masks, ignore_value=ignore)
+    folder = [] if args.refine_on is None else refine_images(args.refine_on, paths)
     n = num_classes(masks)
     names = [s.strip() for s in args.class_names.split(",")] if args.class_names else []
     if names and len(names) != n:
@@ -64,31 +67,40 @@ def cmd_learn(args: argparse.Namespace) -> int:
               f"{cfg.max_steps} steps; this model depends on the machine's speed "
               "(raise --time-budget to train it fully)", file=sys.stderr)
     print(describe_loo(model.metadata))
-    if args.refine_on is not None:
-        refine_on(model, images, masks, paths, args.refine_on, cfg, args.out)
+    if folder:
+        refine_on(model, images, masks, folder, cfg, args)
     return EXIT_OK
 
 
-def refine_on(model, images, masks, support_paths, folder, cfg, out) -> None:
-    """``learn --refine-on DIR``: refine the saved model on DIR's other images, save it over
-    ``out`` (the learned model stays there if refining fails or is cancelled)."""
-    from engine.io.images import read_image
-    from engine.nn.modelfile import save_model
-    from engine.refine import refine
-
+def refine_images(folder, support_paths) -> list:
+    """The images of ``folder`` (``--refine-on``) that are not examples; CliError if none."""
     taken = {p.resolve() for p in support_paths}
     rest = [p for p in list_images(folder) if p.resolve() not in taken]
     if not rest:
         raise CliError(f"--refine-on: no image in {folder} besides the examples")
-    print(f"refining on {folder} ({len(rest)} image(s))", file=sys.stderr)
+    return rest
+
+
+def refine_on(model, images, masks, folder, cfg, args) -> None:
+    """``learn --refine-on DIR``: refine the saved model on DIR's other images, save it over
+    ``--out`` (the learned model stays there if refining fails or is cancelled)."""
+    from engine.io.images import read_image
+    from engine.nn.modelfile import save_model
+    from engine.refine import RefineConfig, refine
+
+    out = args.out
+    print(f"refining on {args.refine_on} ({len(folder)} image(s))", file=sys.stderr)
+    settings = RefineConfig() if args.refine_steps is None else RefineConfig(
+        steps=args.refine_steps)
     try:
         refined = run_learn(refine(model, images, masks,
-                                   [lambda p=p: read_image(p) for p in rest], cfg), "refine")
+                                   [lambda p=p: read_image(p) for p in folder], cfg, settings),
+                            "refine")
     except ValueError as e:
         raise CliError(f"not refined ({e}); the learned model is in {out}") from e
     save_model(refined, out)
     info = refined.metadata["refine"]
-    print(f"refined model saved to {out} ({info['images']} image(s) of {folder} "
+    print(f"refined model saved to {out} ({info['images']} image(s) of {args.refine_on} "
           f"pseudo-labelled, {info['painted_mean'] * 100:.0f} % of their pixels confident)")
 
 

@@ -80,6 +80,8 @@ def _add_learn(sub) -> None:
                    help="then refine the model on DIR, the folder it will label: continue "
                         "learning on its confident predictions of DIR's images (self-training; "
                         "an IoU measured on DIR afterwards has seen DIR's images)")
+    s.add_argument("--refine-steps", type=int, default=None, metavar="N",
+                   help="training steps of --refine-on (default 80)")
     s.set_defaults(func=_run_learn)
 
 

@@ -137,3 +137,35 @@ def test_auto_label_cancel_resume_keeps_human_labels(
     for name, data in human.items():
         assert project.label_path(name).read_bytes() == data
         assert project.state(name) == ImageState.SUPPORT
+
+
+def test_refine_on_folder_learns_a_new_model_and_labels_again(
+        qtbot: QtBot, window: tuple[MainWindow, dict[str, np.ndarray]]) -> None:
+    from engine.infer.predict import Predictor
+    from engine.io.outputs import read_done
+    from engine.nn.modelfile import load_model
+
+    w, truth = window
+    project = w.project
+    assert project is not None
+    with qtbot.waitSignal(w.model_controller.learned, timeout=180_000):
+        w.actions_.learn.trigger()
+    qtbot.waitUntil(lambda: w.model_controller.learn is None, timeout=30_000)
+    learned = project.active_model
+    with qtbot.waitSignal(w.model_controller.labelled, timeout=120_000):
+        w.actions_.auto_label.trigger()
+    human = {n: project.label_path(n).read_bytes() for n in list(truth)[:3]}
+    # Refine: a new model file, in use, then the folder is labelled again with it.
+    with qtbot.waitSignal(w.model_controller.labelled, timeout=240_000) as blocker:
+        w.actions_.refine.trigger()
+        assert w.session.busy and "Refining on 3" in w.job_panel.detail.text()
+    assert blocker.args == [False]
+    assert project.active_model != learned and project.active_model.endswith("-refined.dfss")
+    path = project.models_dir / project.active_model
+    assert load_model(path).metadata["refine"]["examples"] == 3
+    # Every unlabelled image was labelled again, by the refined model.
+    done = read_done(project.root / "predictions", Predictor.from_file(path).model_id)
+    assert set(done) >= {f"{Path(n).stem}.png" for n in list(truth)[3:]}
+    assert project.counts()[ImageState.PREDICTED] == 3
+    for name, data in human.items():  # human labels are never touched
+        assert project.label_path(name).read_bytes() == data

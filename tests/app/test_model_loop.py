@@ -288,3 +288,63 @@ def test_flip_averaged_predictions_setting_reaches_both_jobs(qtbot: QtBot,
     window.actions_.flip_average.setChecked(False)
     assert not window.settings.flip_average
     qtbot.waitUntil(lambda: ("predict", False) in FLIP_SEEN)
+
+
+def fake_refine(request: Any, steps: int = 3) -> Iterator[Any]:
+    yield Status("Loading the model")
+    assert request.model_path.name == "model-test.dfss"
+    for step in range(1, steps + 1):
+        yield FakeProgress("pseudo", step, steps, float("nan"))
+    path = request.models_dir / "model-test-refined.dfss"
+    path.write_bytes(b"fake refined model")
+    return LearnResult(FakeModel(), path)
+
+
+def test_refine_on_folder_uses_the_new_model_and_labels_again(
+        qtbot: QtBot, window: MainWindow, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: told.append(a[2]))
+    window.actions_.refine.trigger()  # no model yet
+    assert told and "Learn a class first" in told[0] and window.model_controller.learn is None
+    paint_two(window)
+    learn_now(qtbot, window)
+    requests: list[Any] = []
+
+    def recording_refine(request: Any) -> Iterator[Any]:
+        requests.append(request)
+        return (yield from fake_refine(request))
+
+    use_workers(window, refine=recording_refine)
+    project = window.project
+    assert project is not None
+    with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000) as blocker:
+        window.actions_.refine.trigger()
+    assert blocker.args == [False]
+    (request,) = requests
+    assert [p.name for p, _ in request.supports] == project.names_with(ImageState.SUPPORT)
+    assert sorted(p.name for p in request.folder) == ["img02.png", "img03.png", "img04.png"]
+    assert project.active_model == "model-test-refined.dfss"
+    assert project.counts()[ImageState.PREDICTED] == 3  # labelled again with the new model
+
+
+def test_cancel_refine_keeps_the_model(qtbot: QtBot, window: MainWindow) -> None:
+    paint_two(window)
+    learn_now(qtbot, window)
+
+    def endless(request: Any) -> Iterator[Any]:
+        while True:
+            np.linalg.svd(np.ones((60, 60)))
+            yield FakeProgress("train", 1, 10, 0.5)
+
+    use_workers(window, refine=endless)
+    window.actions_.refine.trigger()
+    job = window.model_controller.learn
+    assert job is not None
+    with qtbot.waitSignal(job.finished, timeout=10_000) as blocker:
+        window.actions_.cancel_job.trigger()
+    assert blocker.args == [True]
+    assert window.project is not None and window.project.active_model == "model-test.dfss"
+    assert "previous model is kept" in window.job_panel.detail.text()
+    assert window.model_controller.label is None  # no relabelling after a cancel

@@ -21,7 +21,7 @@ from engine.refine import RefineConfig, pseudo_label, refine, spread
 
 DISC = [ClassInfo(1, "disc", (255, 0, 0))]
 SHORT = replace(FAST, max_steps=12, min_steps=12, total_views=8)
-SETTINGS = RefineConfig(steps=40, max_images=8)
+SETTINGS = RefineConfig(steps=24, max_images=6)
 
 
 def _weights(model) -> torch.Tensor:
@@ -57,15 +57,15 @@ def test_spread_is_even_and_deterministic() -> None:
 
 def test_refine_learns_from_the_folder(weak) -> None:
     images, masks, model = weak
-    folder, truth = make_set(5, 12)
+    folder, _ = make_set(5, 12)
     recs, refined = run(refine(model, images, masks, [lambda im=im: im for im in folder],
                                SHORT, SETTINGS))
-    assert [r.phase for r in recs][:8] == ["pseudo"] * 8
+    assert [r.phase for r in recs][:6] == ["pseudo"] * 6
     info = refined.metadata["refine"]
     assert info["images"] >= 4 and info["examples"] == 2 and info["unreadable"] == 0
     # What describes the examples stays the learned model's.
     assert refined.metadata["support_hashes"] == model.metadata["support_hashes"]
-    assert refined.metadata["total_steps"] == model.metadata["steps"] + 40
+    assert refined.metadata["total_steps"] == model.metadata["steps"] + 24
     test, test_truth = make_set(99, 6)
     before, after = _iou(model, test, test_truth), _iou(refined, test, test_truth)
     assert after > before + 0.02, (before, after)
@@ -101,14 +101,17 @@ def test_cli_learn_refine_on(tmp_path, capsys) -> None:
         Image.fromarray(make_sample(rng)[0]).save(tmp_path / "folder" / f"f{i}.png")
     args = ["learn", "--images", str(tmp_path / "images"), "--masks", str(tmp_path / "masks"),
             "--shots", "3", "--out", str(tmp_path / "m.dfss"), "--input-size", "128",
-            "--max-steps", "20", "--no-loo"]
+            "--max-steps", "8", "--no-loo", "--refine-steps", "6"]
+    # Refused before learning anything: a missing folder, a folder of only the examples
+    # (they are not pseudo-labelled), a step count of 0.
     assert main([*args, "--refine-on", str(tmp_path / "nowhere")]) != 0
     assert "--refine-on folder not found" in capsys.readouterr().err
-    assert not (tmp_path / "m.dfss").exists()  # refused before learning anything
+    assert main([*args, "--refine-on", str(tmp_path / "images")]) != 0
+    assert "besides the examples" in capsys.readouterr().err
+    assert main([*args, "--refine-on", str(tmp_path / "folder"), "--refine-steps", "0"]) != 0
+    assert not (tmp_path / "m.dfss").exists()
     assert main([*args, "--refine-on", str(tmp_path / "folder")]) == 0
     assert "refined model saved" in capsys.readouterr().out
     meta = load_model(tmp_path / "m.dfss").metadata
-    assert meta["refine"]["images"] >= 1 and len(meta["support_files"]) == 3
-    # The examples themselves are not pseudo-labelled: a folder of only them is refused.
-    assert main([*args, "--refine-on", str(tmp_path / "images")]) != 0
-    assert "besides the examples" in capsys.readouterr().err
+    assert meta["refine"]["images"] >= 1 and meta["refine"]["steps"] == 6
+    assert len(meta["support_files"]) == 3
