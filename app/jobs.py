@@ -137,6 +137,7 @@ class RefineRequest:
     folder: Sequence[Path]
     models_dir: Path
     config: Any = None  # engine.learning.train.LearnConfig or None: the model's seed
+    settings: Any = None  # engine.refine.RefineConfig or None: its defaults
 
 
 def refine_job(request: RefineRequest) -> Generator[Any, None, LearnResult]:
@@ -153,7 +154,7 @@ def _refine(request: RefineRequest) -> Generator[Any, None, LearnResult]:
     model = load_model(request.model_path)
     images, masks = yield from _read_supports(request.supports)
     loaders = [partial(read_image, p) for p in request.folder]
-    gen = refine(model, images, masks, loaders, request.config)
+    gen = refine(model, images, masks, loaders, request.config, request.settings)
     try:
         refined = yield from gen
     finally:

@@ -69,6 +69,7 @@ class ModelController(QObject):
         self.review = review
         self._parent = parent
         self.learn_config: Any = None  # engine.learning.config.LearnConfig; None = defaults
+        self.refine_settings: Any = None  # engine.refine.RefineConfig; None = defaults
         self.device: str | None = None    # None = CUDA, then MPS, then CPU
         self.learn: Job | None = None
         self.label: Job | None = None
@@ -253,7 +254,7 @@ class ModelController(QObject):
         request = RefineRequest(project.model_path, [(project.image_path(n),
                                                       project.label_path(n)) for n in names],
                                 [project.image_path(n) for n in folder], project.models_dir,
-                                self.learn_config)
+                                self.learn_config, self.refine_settings)
         title = f"Refining on {len(folder)} unlabelled images…"
         self.views.job_panel.set_busy(title)
         self._learn_ready = False

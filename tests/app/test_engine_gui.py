@@ -144,10 +144,12 @@ def test_refine_on_folder_learns_a_new_model_and_labels_again(
     from engine.infer.predict import Predictor
     from engine.io.outputs import read_done
     from engine.nn.modelfile import load_model
+    from engine.refine import RefineConfig
 
     w, truth = window
     project = w.project
     assert project is not None
+    w.model_controller.refine_settings = RefineConfig(steps=6, max_images=3)
     with qtbot.waitSignal(w.model_controller.learned, timeout=180_000):
         w.actions_.learn.trigger()
     qtbot.waitUntil(lambda: w.model_controller.learn is None, timeout=30_000)
