@@ -9,6 +9,13 @@ bytes and the same crash-safe writes as a local run (:mod:`engine.io.outputs`), 
 of its own; a batch's rows come back to the driver only once its outputs are committed, and
 the driver reports them as :class:`engine.infer.batch.LabelProgress` records.
 
+An actor that dies (SIGKILL, out of memory, a lost node) is restarted in a new process, and the
+block of rows it was labelling is given to it again, up to :data:`MAX_TASK_RETRIES` times: the
+run goes on.  What the dead actor had committed stays done (whole outputs, its done log read
+with the others); the rest of its block is labelled again, to the same bytes.  A block that
+kills its actor at every try ends the run with Ray's error instead of restarting actors
+forever; a rerun resumes.
+
 The images and the output folder must be reachable under the same paths from every node (a
 shared file system), and so must the model file.  Ray is an optional
 extra: ``pip install distillfss-studio[ray]``.
@@ -31,6 +38,10 @@ from engine.io.outputs import OutputWriter, done_file_name, output_names, read_d
 from .batch import LabelProgress, LabelStats, default_threads, read_for_prediction
 
 RAY_HINT = "pip install distillfss-studio[ray]"
+# Tries of a block of rows whose actor died, after the first.  Ray Data's default for actor pools is
+# to retry forever (max_task_retries=-1 in Ray 2.60): a block that kills its actor every time
+# would keep restarting actors and never end the run.
+MAX_TASK_RETRIES = 3
 
 
 class RayUnavailable(RuntimeError):
@@ -156,7 +167,7 @@ def label_with_ray(model_path: str | os.PathLike, images: Sequence[str | os.Path
                                "output_dir": str(out.resolve()),
                                "device": "cuda" if gpus else "cpu",
                                "flip_average": flip_average, "cpus": 1.0},
-        **per_actor)
+        max_restarts=-1, max_task_retries=MAX_TASK_RETRIES, **per_actor)
     for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
         for path, status, message, conf in zip(batch["path"], batch["status"],
                                                batch["message"], batch["confidence"]):
