@@ -10,11 +10,12 @@ of its own; a batch's rows come back to the driver only once its outputs are com
 the driver reports them as :class:`engine.infer.batch.LabelProgress` records.
 
 An actor that dies (SIGKILL, out of memory, a lost node) is restarted in a new process, and the
-block of rows it was labelling is given to it again, up to :data:`MAX_TASK_RETRIES` times: the
-run goes on.  What the dead actor had committed stays done (whole outputs, its done log read
-with the others); the rest of its block is labelled again, to the same bytes.  A block that
-kills its actor at every try ends the run with Ray's error instead of restarting actors
-forever; a rerun resumes.
+block of rows it was labelling is given to it again: the run goes on.  What the dead actor had
+committed stays done (whole outputs, its done log read with the others); the rest of its block
+is labelled again, to the same bytes.  This is Ray Data's default for actor pools
+(``max_restarts=-1``, ``max_task_retries=-1``: without limit; Ray 2.60), left as it is: passing
+other values through ``map_batches`` is deprecated there.  So a block that kills its actor at
+every try (an image that runs it out of memory) keeps restarting it until the run is stopped.
 
 The images and the output folder must be reachable under the same paths from every node (a
 shared file system), and so must the model file.  Ray is an optional
@@ -38,10 +39,6 @@ from engine.io.outputs import OutputWriter, done_file_name, output_names, read_d
 from .batch import LabelProgress, LabelStats, default_threads, read_for_prediction
 
 RAY_HINT = "pip install distillfss-studio[ray]"
-# Tries of a block of rows whose actor died, after the first.  Ray Data's default for actor pools is
-# to retry forever (max_task_retries=-1 in Ray 2.60): a block that kills its actor every time
-# would keep restarting actors and never end the run.
-MAX_TASK_RETRIES = 3
 
 
 class RayUnavailable(RuntimeError):
@@ -167,7 +164,7 @@ def label_with_ray(model_path: str | os.PathLike, images: Sequence[str | os.Path
                                "output_dir": str(out.resolve()),
                                "device": "cuda" if gpus else "cpu",
                                "flip_average": flip_average, "cpus": 1.0},
-        max_restarts=-1, max_task_retries=MAX_TASK_RETRIES, **per_actor)
+        **per_actor)
     for batch in results.iter_batches(batch_size=None, batch_format="numpy"):
         for path, status, message, conf in zip(batch["path"], batch["status"],
                                                batch["message"], batch["confidence"]):
