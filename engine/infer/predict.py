@@ -28,6 +28,7 @@ from engine.nn.head import upsample
 from engine.nn.model import SegModel
 
 from .graphs import GraphCache
+from .staging import HostStaging, pins
 
 UNSURE = 0.8  # confidence below this marks a pixel the model is unsure of (p in (0.2, 0.8))
 
@@ -85,6 +86,9 @@ class Predictor:
         GPU) instead of with OpenCV on the host (default on a CPU); same arithmetic.
     graphs : on CUDA, the :class:`engine.infer.graphs.GraphCache` replaying the forward pass per
         batch shape (set ``graphs.disabled`` to a reason to run eagerly); None elsewhere.
+    staging : on CUDA, the :class:`engine.infer.staging.HostStaging` whose pinned buffers
+        :meth:`predict_batch` assembles batches in and copies them from without blocking;
+        None elsewhere (the batch is stacked in ordinary memory).
     flip_average : average the probabilities over the image and its three mirror images
         (left-right, top-bottom, both), each mirrored back: 4x the network's work for
         better labels at several times the time per image on a CPU (``benchmarks/flip_average.py``;
@@ -115,6 +119,7 @@ class Predictor:
         self.graphs = (GraphCache(self._probs_on_device, max_graphs=12)
                        if self.device.type == "cuda" else None)
         self._forward = self.graphs if self.graphs is not None else self._probs_on_device
+        self.staging = HostStaging(self.device) if pins(self.device) else None
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, device: str | None = None, *,
@@ -190,9 +195,13 @@ class Predictor:
                 out[i] = self._predict_tiled(im)
             else:
                 groups.setdefault(working_size(*sizes[i], self.input_size), []).append(i)
+        # Every group is sent to the device before any is finished: on a GPU the host resizes
+        # the next group while the device copies and computes the last one.
+        launched = []
         for size, idx in groups.items():
-            batch = np.stack([pad_to_multiple(resize_image(images[i], size)) for i in idx])
-            probs = self._probs_tensor(batch)[:, :, : size[0], : size[1]]
+            x = self._batch_on_device([images[i] for i in idx], size)
+            launched.append((idx, self._run(x, len(idx))[:, :, : size[0], : size[1]]))
+        for idx, probs in launched:
             if self.finish_on_device:
                 for j, i in enumerate(idx):
                     out[i] = finish_probs_tensor(probs[j], sizes[i])
@@ -201,6 +210,15 @@ class Predictor:
                 for j, i in enumerate(idx):
                     out[i] = finish_probs(probs[j], sizes[i])
         return out  # type: ignore[return-value]
+
+    def _batch_on_device(self, images: Sequence[np.ndarray], size: tuple[int, int]
+                         ) -> torch.Tensor:
+        """``images`` resized to ``size``, padded to multiples of 32, stacked on the device
+        (through :attr:`staging` where there is one, with the rows :meth:`_rows` asks for)."""
+        if self.staging is not None:
+            return self.staging.stage(images, size, rows=self._rows(len(images)))
+        batch = np.stack([pad_to_multiple(resize_image(im, size)) for im in images])
+        return torch.from_numpy(batch).to(self.device)
 
     def _probs(self, batch: np.ndarray) -> np.ndarray:
         """:meth:`_probs_tensor` as a host array."""
@@ -216,14 +234,24 @@ class Predictor:
         upsampled 2-channel logits gives, at half the upsampling and transfer cost.
         Otherwise P = 1 + N: the softmax over background and classes.
         """
-        x = torch.from_numpy(batch).to(self.device)
-        n = x.shape[0]
+        return self._run(torch.from_numpy(batch).to(self.device), batch.shape[0])
+
+    def _rows(self, n: int) -> int:
+        """The batch size ``n`` images run as: with CUDA graphs a batch of 3 runs as 4 (zeros
+        after the images), so there is one graph per power of two instead of per batch size
+        (labelling splits batches by working size), at no time cost on a GPU whose
+        prediction is bound by the host."""
         if self.graphs is not None and self.graphs.disabled is None and n & (n - 1):
-            # A batch of 3 runs as 4 (zeros after the images): one graph per power of two
-            # instead of per batch size (labelling splits batches by working size), at no
-            # time cost on a GPU whose prediction is bound by the host.
-            pad = (1 << n.bit_length()) - n
-            x = torch.cat([x, x.new_zeros((pad, *x.shape[1:]))])
+            return 1 << n.bit_length()
+        return n
+
+    @torch.no_grad()
+    def _run(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """Probabilities of the first ``n`` images of ``x`` (on the device), padded with
+        zero images up to :meth:`_rows` if it is short of them."""
+        rows = self._rows(n)
+        if x.shape[0] < rows:
+            x = torch.cat([x, x.new_zeros((rows - x.shape[0], *x.shape[1:]))])
         return self._forward(x)[:n]
 
     def _probs_on_device(self, x: torch.Tensor) -> torch.Tensor:

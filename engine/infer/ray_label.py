@@ -9,6 +9,14 @@ bytes and the same crash-safe writes as a local run (:mod:`engine.io.outputs`), 
 of its own; a batch's rows come back to the driver only once its outputs are committed, and
 the driver reports them as :class:`engine.infer.batch.LabelProgress` records.
 
+An actor that dies (SIGKILL, out of memory, a lost node) is restarted in a new process, and the
+block of rows it was labelling is given to it again: the run goes on.  What the dead actor had
+committed stays done (whole outputs, its done log read with the others); the rest of its block
+is labelled again, to the same bytes.  This is Ray Data's default for actor pools
+(``max_restarts=-1``, ``max_task_retries=-1``: without limit; Ray 2.60), left as it is: passing
+other values through ``map_batches`` is deprecated there.  So a block that kills its actor at
+every try (an image that runs it out of memory) keeps restarting it until the run is stopped.
+
 The images and the output folder must be reachable under the same paths from every node (a
 shared file system), and so must the model file.  Ray is an optional
 extra: ``pip install distillfss-studio[ray]``.
