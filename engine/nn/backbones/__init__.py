@@ -37,6 +37,8 @@ def _register_defaults() -> None:
     from . import efficientnet_lite, resnet
 
     register_backbone("efficientnet_lite0", efficientnet_lite.build_lite0)
+    # weights from the optional extra ``lite2``; building it without them raises ValueError
+    register_backbone("efficientnet_lite2", efficientnet_lite.build_lite2)
     register_backbone("resnet50", resnet.build_resnet50)
 
 
