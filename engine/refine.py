@@ -74,8 +74,9 @@ def refine(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.nda
     unlabelled : loaders of the folder's other images (each returns ``(H, W, 3) uint8``); only
         :attr:`RefineConfig.max_images` of them, evenly spread, are read (one that raises
         ``OSError`` or ``ValueError`` is skipped and counted).
-    config : learning settings (the model's own seed and device by default); steps, views and
-        the leave-one-out estimate are set here.
+    config : learning settings (the model's own seed and device by default; the head and
+        backbone are always the model's); steps, views and the leave-one-out estimate are set
+        here.
 
     Yields ``LearnProgress`` (phase 'pseudo' while predicting, then ``learn``'s records);
     returns the refined model with ``metadata["refine"]`` (images used, confident fraction).
@@ -85,6 +86,7 @@ def refine(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.nda
     if config is None:
         seed = int(model.metadata.get("train_settings", {}).get("seed", 0))
         config = LearnConfig(seed=seed)
+    config = replace(config, head=model.config)  # continue the model's own head and backbone
     chosen = spread(len(unlabelled), settings.max_images)
     predictor = Predictor(model, config.device)
     extra_images, extra_masks, painted, unreadable = [], [], [], 0

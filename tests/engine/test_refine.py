@@ -75,6 +75,18 @@ def test_refine_learns_from_the_folder(weak) -> None:
     assert torch.equal(_weights(again), _weights(refined))
 
 
+def test_refine_continues_the_models_own_head(weak) -> None:
+    from engine.learning.config import LearnConfig
+
+    images, masks, model = weak
+    folder, _ = make_set(5, 2)
+    other = replace(SHORT, head=replace(LearnConfig().head, pixel_paths="none"))
+    assert other.head != model.config  # e.g. a model of another backbone, refined by the app
+    _, refined = run(refine(model, images, masks, [lambda im=im: im for im in folder], other,
+                            replace(SETTINGS, steps=2, max_images=2)))
+    assert refined.config == model.config
+
+
 def test_refine_skips_unreadable_images_and_says_when_nothing_is_confident(weak) -> None:
     images, masks, model = weak
     folder, _ = make_set(5, 3)
