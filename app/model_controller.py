@@ -208,15 +208,21 @@ class ModelController(QObject):
             [(project.image_path(n), project.label_path(n)) for n in names],
             [(c.id, c.name, c.color) for c in project.classes], project.models_dir,
             self.learn_config)
-        title = f"Learning from {len(names)} examples…"
+        self._start_learn_job("learn", request, f"Learning from {len(names)} examples…",
+                              "Learning failed", self._on_learn_finished)
+
+    def _start_learn_job(self, worker: str, request: Any, title: str, failed: str,
+                         finished: Any) -> None:
+        """Run a job that produces a model (learn, refine) as the session's LEARN job: its
+        progress and model are shown by the same slots; ``finished`` ends it."""
         self.views.job_panel.set_busy(title)
         self._learn_ready = False  # set when the trained model is in use (ModelReady)
-        job = self.learn = Job(session.worker("learn"), request)
-        session.job_started(LEARN, title)
+        job = self.learn = Job(self.session.worker(worker), request)
+        self.session.job_started(LEARN, title)
         job.yielded.connect(self._on_learn_progress)
         job.returned.connect(self._on_learned)
-        job.errored.connect(lambda msg: self._job_failed(LEARN, "Learning failed", msg))
-        job.finished.connect(self._on_learn_finished)
+        job.errored.connect(lambda msg: self._job_failed(LEARN, failed, msg))
+        job.finished.connect(finished)
 
     def _examples_saved(self, title: str) -> bool:
         """Flush the labels; False (with a warning) when some could not be saved: learning
@@ -255,15 +261,9 @@ class ModelController(QObject):
                                                       project.label_path(n)) for n in names],
                                 [project.image_path(n) for n in folder], project.models_dir,
                                 self.learn_config, self.refine_settings)
-        title = f"Refining on {len(folder)} unlabelled images…"
-        self.views.job_panel.set_busy(title)
-        self._learn_ready = False
-        job = self.learn = Job(session.worker("refine"), request)
-        session.job_started(LEARN, title)
-        job.yielded.connect(self._on_learn_progress)
-        job.returned.connect(self._on_learned)
-        job.errored.connect(lambda msg: self._job_failed(LEARN, "Refining failed", msg))
-        job.finished.connect(self._on_refine_finished)
+        self._start_learn_job("refine", request,
+                              f"Refining on {len(folder)} unlabelled images…",
+                              "Refining failed", self._on_refine_finished)
 
     def _on_refine_finished(self, cancelled: bool) -> None:
         self.learn = None
