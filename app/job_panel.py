@@ -16,7 +16,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.learning.verdict import CAVEAT, coverage, verdict
+from engine.learning.estimate import (
+    ESTIMATE_CAVEAT,
+    HELD_OUT_CAVEAT,
+    Estimate,
+    coverage,
+    range_text,
+    range_verdict,
+)
 
 
 def format_eta(seconds: float | None) -> str:
@@ -104,24 +111,34 @@ class JobPanel(QWidget):
     def set_model(self, name: str, miou: float | None, per_class: dict[str, float],
                   per_support: list[float | None] | None = None,
                   support_names: list[str] | None = None, estimating: bool = False,
-                  note: str | None = None) -> None:
-        """Show the active model, its leave-one-out IoU, the verdict and which examples the
-        others do not cover (``estimating``: the model is in use, the estimate still runs;
-        ``note``: shown instead of the verdict when there is no estimate)."""
+                  note: str | None = None, estimate: Estimate | None = None) -> None:
+        """Show the active model: the estimated IoU range over the folder it labelled
+        (``estimate``, once auto-labelled) with a verdict worded from the whole range, the
+        held-out (leave-one-out) check and which examples the others do not cover
+        (``estimating``: the model is in use, the check still runs; ``note``: shown instead
+        when there is no check)."""
         lines = [f"<b>Model</b> {name}"]
+        if estimate is not None:
+            lines.append(f"Estimated IoU on the {estimate.images} images it labelled: "
+                         f"<b>{range_text(estimate)}</b>")
+            lines.append(range_verdict(estimate))
         if estimating or (note and miou is None):
             lines.append("In use. Checking it on your examples (leave-one-out)…"
                          if estimating else html.escape(note or ""))
             self.model_label.setText("<br>".join(lines))
             return
         if miou is not None:
-            lines.append(f"Leave-one-out IoU: <b>{miou * 100:.0f} %</b>")
+            lines.append(f"Held-out check on your examples: <b>{miou * 100:.0f} %</b>")
             if len(per_class) > 1:
                 lines.append(", ".join(f"{k} {v * 100:.0f} %" for k, v in per_class.items()))
-        lines.append(verdict(miou, per_support))
+        elif estimate is None:
+            lines.append("No estimate yet: paint at least two examples for a held-out check, "
+                         "auto-label the folder for an estimate over its images.")
         cover = coverage(per_support, support_names) if miou is not None else None
         if cover:  # file names may break after "_" (else one long name widens the panel)
             lines.append(html.escape(cover).replace("_", "_&#8203;"))
-        if miou is not None:
-            lines.append(f"<small>{CAVEAT}</small>")
+        if estimate is not None:
+            lines.append(f"<small>{ESTIMATE_CAVEAT}</small>")
+        elif miou is not None:
+            lines.append(f"<small>{HELD_OUT_CAVEAT}</small>")
         self.model_label.setText("<br>".join(lines))

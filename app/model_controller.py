@@ -27,7 +27,9 @@ from app.jobs import (
 )
 from app.session import LABEL, LEARN
 from engine.edit.document import MaskDocument
+from engine.infer.expected import ExpectedIoU
 from engine.io.project import ImageState, Project
+from engine.learning.estimate import folder_estimate, range_text
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
@@ -76,6 +78,7 @@ class ModelController(QObject):
         self._predict: Job | None = None
         self._predict_wanted: CurrentImage | None = None
         self._learn_ready = False  # the running learn job has put its model in use
+        self._expected: ExpectedIoU | None = None  # over the running auto-label job's images
         self._predictors: dict[str, Any] = {}  # used by one predict job at a time
         self._counts_timer = QTimer(self, singleShot=True, interval=250)
         self._counts_timer.timeout.connect(self._refresh_counts)
@@ -355,12 +358,16 @@ class ModelController(QObject):
         estimating = bool(info.get("estimating")) and self.learn is not None
         cut_off = info.get("estimate") == "cancelled" or (bool(info.get("estimating"))
                                                          and self.learn is None)
+        expected, count = info.get("expected_iou"), info.get("expected_images")
+        estimate = (folder_estimate(float(expected), int(count))
+                    if isinstance(expected, (int, float)) and isinstance(count, int) else None)
         self.views.job_panel.set_model(
             name, miou_f, per, per_support, names, estimating=estimating,
-            note=("The leave-one-out check was cancelled: learn again to get the estimate.")
-            if cut_off else None)
-        loo = f"   LOO IoU {miou_f * 100:.0f} %" if miou_f is not None else ""
-        self.views.model_status.setText(f"Model {name}{loo}")
+            note=("The leave-one-out check was cancelled: learn again to get it.")
+            if cut_off else None, estimate=estimate)
+        shown = (f"   IoU about {range_text(estimate)}" if estimate is not None else
+                 f"   held-out check {miou_f * 100:.0f} %" if miou_f is not None else "")
+        self.views.model_status.setText(f"Model {name}{shown}")
         if device:
             self.views.device_label.setText(f"Device: {device.upper()}")
 
@@ -388,6 +395,7 @@ class ModelController(QObject):
                                project.root / "predictions", shapes, self.device,
                                flip_average=session.settings.flip_average)
         session.job_started(LABEL, title)
+        self._expected = None  # the model's own IoU expectation over the images labelled
         job.yielded.connect(self._on_label_update)
         job.errored.connect(lambda msg: self._job_failed(LABEL, "Auto-labelling failed", msg))
         job.finished.connect(self._on_label_finished)
@@ -409,6 +417,10 @@ class ModelController(QObject):
             thumbs.set_state(name, project.state(name))
             if item.small is not None:
                 thumbs.set_overlay(name, item.small)
+            if p.expected is not None:  # a few numbers per image: cheap on this thread
+                if self._expected is None:
+                    self._expected = ExpectedIoU(p.expected.shape[1] - 1)
+                self._expected.add_sums(p.expected)
             cur = self.session.current
             if cur is not None and cur.name == name and p.labels is not None:
                 self._show_prediction(cur, p.labels)
@@ -422,6 +434,12 @@ class ModelController(QObject):
 
     def _on_label_finished(self, cancelled: bool) -> None:
         self.label = None
+        project, expected = self.project, self._expected
+        self._expected = None
+        if expected is not None and expected.images and project is not None and \
+                self.session.update_model_info({"expected_iou": round(expected.mean(), 4),
+                                                "expected_images": expected.images}):
+            self._show_model(project.active_model, project.model_info)
         if self.project is not None and not self.project.read_only:
             self.session.saver.save_project(self.project)
         self._refresh_counts()

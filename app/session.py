@@ -222,6 +222,16 @@ class Session:
         self.events.model_changed.emit(name, dict(info))
         return True
 
+    def update_model_info(self, updates: dict) -> bool:
+        """Add ``updates`` to the model in use's info (the same model: nothing to reload) and
+        queue saving ``project.json``; False when no writable project or no model."""
+        project = self._project
+        if project is None or project.read_only or project.active_model is None:
+            return False
+        project.model_info = {**project.model_info, **updates}
+        self.saver.save_project(project)
+        return True
+
     # -- jobs -----------------------------------------------------------------------------
     def job(self, kind: str) -> JobState:
         """The state of job ``kind`` (one of :data:`JOB_KINDS`)."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import sys
 
-from engine.learning.verdict import CAVEAT, coverage, verdict
+from engine.learning.estimate import (
+    ESTIMATE_CAVEAT,
+    HELD_OUT_CAVEAT,
+    coverage,
+    folder_estimate,
+    range_text,
+    range_verdict,
+)
 from engine.run import drive
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED, EXIT_CANCELLED = 0, 1, 3, 130
@@ -53,17 +60,27 @@ def run_learn(gen, bar_desc: str = "learn"):
 
 
 def describe_loo(meta: dict) -> str:
-    """One line: the leave-one-out IoU estimate and a plain-words verdict."""
+    """The held-out (leave-one-out) check of a learned model: its figure and which examples
+    the others do not cover; no verdict (see :mod:`engine.learning.estimate`)."""
     miou = meta.get("loo_miou")
     if miou is None:
-        return "leave-one-out estimate: not available (needs at least 2 support images)"
+        return "held-out check: not available (needs at least 2 support images)"
     per = ", ".join(f"{k} {v * 100:.1f}" for k, v in meta.get("loo_iou", {}).items()
                     if v is not None)
-    per_support = meta.get("loo_per_support")
-    lines = [(f"leave-one-out IoU estimate: {miou * 100:.1f} ({per}) — "
-              f"{verdict(miou, per_support)}")]
-    cover = coverage(per_support, meta.get("support_files"))
+    lines = [f"held-out check (leave-one-out IoU): {miou * 100:.1f} ({per})"]
+    cover = coverage(meta.get("loo_per_support"), meta.get("support_files"))
     if cover:
         lines.append(f"  {cover}")
-    lines.append(f"  ({CAVEAT})")
+    lines.append(f"  ({HELD_OUT_CAVEAT})")
     return "\n".join(lines)
+
+
+def describe_folder_estimate(expected) -> str:
+    """The estimate over the images just labelled (an
+    :class:`engine.infer.expected.ExpectedIoU`): a range, a verdict worded from all of it."""
+    est = folder_estimate(expected.mean(), expected.images)
+    if est is None:
+        return ("estimated IoU: none (no image was labelled in this run; images resumed from "
+                "an earlier run do not count)")
+    return (f"estimated IoU on the {est.images} image(s) labelled: {range_text(est)} — "
+            f"{range_verdict(est)}\n  ({ESTIMATE_CAVEAT})")

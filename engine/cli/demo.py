@@ -28,8 +28,10 @@ def spread_indices(n: int, k: int) -> list[int]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the demo; prints support choice, LOO estimate, test IoU and timings."""
+    """Run the demo; prints support choice, the held-out check, the estimated range, the
+    test IoU and timings."""
     from engine.infer.batch import label_folder
+    from engine.infer.expected import ExpectedIoU
     from engine.infer.predict import Predictor
     from engine.io.labels import ClassInfo
     from engine.io.resources import demo_dir
@@ -37,7 +39,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from engine.learning.train import LearnConfig, learn
     from engine.nn.modelfile import save_model
 
-    from .common import describe_loo, run_learn
+    from .common import describe_folder_estimate, describe_loo, run_learn
 
     root = demo_dir()
     paths = list_images(root / "images")
@@ -57,15 +59,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     save_model(model, out / "nuclei.safetensors")
     predictor = Predictor(model, args.device)
     t1 = time.perf_counter()
-    acc = IoUAccumulator(1)
+    acc, expected = IoUAccumulator(1), ExpectedIoU(1)
     for rec in label_folder(predictor, rest, out / "labels", resume=False):
         if rec.labels is not None:
             acc.add(rec.labels, read_mask(root / "masks" / f"{rec.path.stem}.png"))
+            expected.add_sums(rec.expected)
     label_s = time.perf_counter() - t1
     print(f"device            {predictor.device}")
     print(f"learn (5 shots)   {learn_s:.1f} s ({model.metadata['steps']} steps)")
     print(describe_loo(model.metadata))
     print(f"label {len(rest)} images  {label_s:.1f} s ({len(rest) / label_s:.1f} img/s)")
-    print(f"test IoU          {acc.mean() * 100:.1f} (nucleus, {len(rest)} held-out images)")
+    print(describe_folder_estimate(expected))
+    print(f"test IoU          {acc.mean() * 100:.1f} (nucleus, {len(rest)} held-out images: "
+          "the truth the estimate above did not see)")
     print(f"outputs           {out / 'labels'} (model: {out / 'nuclei.safetensors'})")
     return 0

@@ -7,10 +7,14 @@ import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.io.images import display_name, list_images
 
-from .common import EXIT_OK, EXIT_SKIPPED, CliError, progress_bar
+if TYPE_CHECKING:
+    from engine.infer.expected import ExpectedIoU
+
+from .common import EXIT_OK, EXIT_SKIPPED, CliError, describe_folder_estimate, progress_bar
 
 
 def cmd_label(args: argparse.Namespace) -> int:
@@ -45,7 +49,7 @@ def cmd_label(args: argparse.Namespace) -> int:
                                      batch_size=args.batch_size, resume=not args.no_resume,
                                      flip_average=args.flip_average, device=args.device,
                                      address=args.ray_address, actors=args.ray_actors)
-            skipped, labelled = _run(records, "label (ray)", len(images))
+            skipped, labelled, _ = _run(records, "label (ray)", len(images))
         except RayUnavailable as exc:
             raise CliError(str(exc)) from None
     else:
@@ -54,7 +58,10 @@ def cmd_label(args: argparse.Namespace) -> int:
         records = label_folder(predictor, images, args.output, batch_size=args.batch_size,
                                resume=not args.no_resume, shard=shard)
         total = len(shard.select(images)) if shard else len(images)
-        skipped, labelled = _run(records, f"label {shard}" if shard else "label", total)
+        skipped, labelled, expected = _run(records, f"label {shard}" if shard else "label",
+                                           total, len(predictor.classes))
+        if shard is None:
+            print(describe_folder_estimate(expected), file=sys.stderr)
     if args.fmt != "png":
         if shard is not None:
             print(f"--format {args.fmt}: written by `distillfss label --merge --format "
@@ -67,9 +74,14 @@ def cmd_label(args: argparse.Namespace) -> int:
     return EXIT_SKIPPED if skipped else EXIT_OK
 
 
-def _run(records: Iterable, desc: str, total: int | None) -> tuple[list[Path], list[Path]]:
-    """Loop over progress records with a bar; return (skipped, labelled or resumed) paths."""
+def _run(records: Iterable, desc: str, total: int | None, num_classes: int = 1
+         ) -> tuple[list[Path], list[Path], ExpectedIoU]:
+    """Loop over progress records with a bar; return (skipped, labelled or resumed) paths and
+    the model's own IoU expectation over the images labelled in this run."""
+    from engine.infer.expected import ExpectedIoU
+
     skipped, labelled = [], []
+    expected = ExpectedIoU(num_classes)
     bar = progress_bar(total, desc, "img")
     try:
         for rec in records:
@@ -82,9 +94,11 @@ def _run(records: Iterable, desc: str, total: int | None) -> tuple[list[Path], l
                 skipped.append(rec.path)
             else:
                 labelled.append(rec.path)
+                if getattr(rec, "expected", None) is not None:
+                    expected.add_sums(rec.expected)
     finally:
         bar.close()
-    return skipped, labelled
+    return skipped, labelled, expected
 
 
 def _merge(args: argparse.Namespace, predictor, images: list[Path]) -> int:

@@ -38,6 +38,7 @@ from engine.io.outputs import (
     read_done,
 )
 
+from .expected import expected_sums
 from .predict import Predictor
 from .shard import Shard
 
@@ -52,7 +53,9 @@ class LabelProgress:
     ``status``: 'labelled', 'resumed' (done by an earlier run) or 'failed' (``message`` says
     why).  ``labels``: ``(H, W) uint8`` for 'labelled', else None.  ``index`` counts from 1.
     ``confidence_score``: :attr:`engine.infer.predict.Prediction.confidence_score` (also for
-    'resumed', from the done file), None for 'failed'.
+    'resumed', from the done file), None for 'failed'.  ``expected``: the prediction's
+    :func:`engine.infer.expected.expected_sums` for 'labelled' (the model's own IoU
+    expectation, accumulated by :class:`engine.infer.expected.ExpectedIoU`), else None.
     """
 
     index: int
@@ -64,6 +67,7 @@ class LabelProgress:
     confidence_score: float | None
     images_per_s: float
     eta_s: float | None
+    expected: np.ndarray | None = None
 
 
 def cores() -> int:
@@ -118,6 +122,7 @@ def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
         paths = shard.select(paths)
     done = read_done(out, predictor.model_id) if resume else {}
     palette = [(0, 0, 0)] + [tuple(c.color) for c in predictor.classes]
+    n_classes = len(predictor.classes)
     readers, writers = threads or default_threads()
     writer = OutputWriter(out, predictor.model_id, palette, writers,
                           log_name=done_file_name(shard.tag if shard else None))
@@ -145,9 +150,10 @@ def label_folder(predictor: Predictor, images: Sequence[str | os.PathLike],
                 if isinstance(im, str):
                     yield stats.record(p, "failed", im, None, None)
                     continue
-                writer.submit(names[p], preds[p].labels, preds[p].confidence_score)
-                yield stats.record(p, "labelled", "", preds[p].labels,
-                                   preds[p].confidence_score)
+                pred = preds[p]
+                writer.submit(names[p], pred.labels, pred.confidence_score)
+                yield stats.record(p, "labelled", "", pred.labels, pred.confidence_score,
+                                   expected_sums(pred.labels, pred.confidence, n_classes))
         writer.close()
     finally:
         reader.shutdown(wait=True, cancel_futures=True)
@@ -159,7 +165,8 @@ class LabelStats:
         self.total, self.todo, self.count, self.computed = total, todo, 0, 0
         self.start = time.perf_counter()
 
-    def record(self, path: Path, status: str, message: str, labels, conf) -> LabelProgress:
+    def record(self, path: Path, status: str, message: str, labels, conf,
+               expected: np.ndarray | None = None) -> LabelProgress:
         self.count += 1
         if status != "resumed":
             self.computed += 1
@@ -168,4 +175,4 @@ class LabelStats:
         left = self.total - self.count
         eta = left / rate if rate > 0 else None
         return LabelProgress(self.count, self.total, path, status, message, labels, conf,
-                             rate, eta)
+                             rate, eta, expected)

@@ -18,6 +18,7 @@ from app.jobs import LabelUpdate, LearnResult, ModelReady, PredictResult, Status
 from app.main_window import MainWindow
 from app.session import Workers
 from engine.infer.batch import LabelProgress
+from engine.infer.expected import expected_sums
 from engine.io.images import read_image, write_png_atomic
 from engine.io.project import ImageState
 
@@ -75,8 +76,10 @@ def fake_auto_label(model_path: Path, images: list[Path], output_dir: Path,
         labels = (read_image(path).mean(axis=2) > 120).astype(np.uint8)
         write_png_atomic(out, labels)
         small = np.zeros(thumb_shapes.get(path.name, (4, 4)), np.uint8)
+        conf = np.full(labels.shape, 0.95, np.float32)
         yield LabelUpdate(LabelProgress(i, len(images), path, "labelled", "", labels,
-                                            0.5 + 0.1 * i, 10.0, 0.5), small)
+                                        0.5 + 0.1 * i, 10.0, 0.5,
+                                        expected_sums(labels, conf, 1)), small)
 
 
 def use_workers(window: MainWindow, **fakes: Any) -> None:
@@ -114,9 +117,11 @@ def test_learn_saves_model_and_shows_prediction(qtbot: QtBot, window: MainWindow
         window.actions_.learn.trigger()
     project = window.project
     assert project is not None and project.active_model == "model-test.dfss"
-    assert "72 %" in window.job_panel.model_label.text()
-    assert "Good" in window.job_panel.model_label.text()
-    assert "72 %" in window.model_status.text()
+    text = window.job_panel.model_label.text()
+    assert "Held-out check on your examples: <b>72 %</b>" in text
+    # no verdict from five examples alone: it waits for the folder's estimate
+    assert not any(w in text for w in ("Good", "Weak", "Fair", "Estimated IoU"))
+    assert "held-out check 72 %" in window.model_status.text()
     assert "predicted well" not in window.job_panel.model_label.text()  # no per-example data
     assert window.canvas.prediction_layer.labels is not None
     assert "CPU" in window.device_label.text()
@@ -239,6 +244,32 @@ def test_auto_label_review_accept_and_resume(qtbot: QtBot, window: MainWindow) -
     assert project.state(first) == ImageState.REVIEWED
 
 
+def test_auto_label_shows_the_folder_estimate_and_a_new_model_drops_it(
+        qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:
+    from engine.io.project import Project
+    from engine.learning.estimate import folder_estimate, range_text
+
+    paint_two(window)
+    learn_now(qtbot, window)
+    with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000):
+        window.actions_.auto_label.trigger()
+    project = window.project
+    assert project is not None
+    # the fake labels 3 images with confidence 0.95 everywhere: expected IoU 0.95 / 1.05 ...
+    info = project.model_info
+    assert info["expected_images"] == 3 and 0.5 < info["expected_iou"] < 1
+    est = folder_estimate(info["expected_iou"], 3)
+    text = window.job_panel.model_label.text()
+    assert f"Estimated IoU on the 3 images it labelled: <b>{range_text(est)}</b>" in text
+    assert "Held-out check on your examples: <b>72 %</b>" in text  # still shown
+    assert f"IoU about {range_text(est)}" in window.model_status.text()
+    window.saver.flush()  # kept in project.json: shown again when the folder is reopened
+    assert Project.open(tmp_path / "images").model_info["expected_images"] == 3
+    learn_now(qtbot, window)  # another model: its estimate comes with its own labels
+    assert "expected_iou" not in project.model_info
+    assert "Estimated IoU" not in window.job_panel.model_label.text()
+
+
 def test_cancel_auto_label(qtbot: QtBot, window: MainWindow,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     paint_two(window)
@@ -267,7 +298,7 @@ def test_model_panel_names_examples_the_others_do_not_cover(qtbot: QtBot) -> Non
     panel.set_model("m.dfss", 0.31, {"nucleus": 0.31}, [0.75, 0.82, 0.13, 0.81, 0.03],
                     ["a.png", "b.png", "c<1>.png", "d.png", "e.png"])
     text = panel.model_label.text()
-    assert "31 %" in text and "Mixed" in text and "3 of 5 examples" in text
+    assert "31 %" in text and "3 of 5 examples" in text
     assert "c&lt;1&gt;.png (13 %)" in text and "e.png (3 %)" in text  # names are escaped
 
 

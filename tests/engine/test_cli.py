@@ -36,12 +36,19 @@ def test_learn_label_eval(data, capsys):
                "--shots", "5", "--seed", "1", "--out", str(model), "--class-names", "disc",
                *LEARN_FAST])
     assert rc == 0 and model.is_file()
+    assert "held-out check" in capsys.readouterr().out
     rc = main(["label", "--model", str(model), "--input", str(data / "images"),
                "--output", str(data / "out")])
     assert rc == 0
+    n = len(list((data / "images").iterdir()))
     for p in (data / "images").iterdir():
         assert read_mask(data / "out" / p.name).shape == (128, 128)
-    capsys.readouterr()
+    err = capsys.readouterr().err
+    assert f"estimated IoU on the {n} image(s) labelled: " in err
+    # a rerun resumes every image: no new predictions, so no estimate (and it says why)
+    assert main(["label", "--model", str(model), "--input", str(data / "images"),
+                 "--output", str(data / "out")]) == 0
+    assert "estimated IoU: none" in capsys.readouterr().err
     assert main(["eval", "--model", str(model), "--images", str(data / "images"),
                  "--masks", str(data / "masks")]) == 0
     out = capsys.readouterr().out

@@ -1,0 +1,175 @@
+"""How far the IoU estimates a user is shown are from the test IoU (issue #15 item 6).
+
+For each dataset and seed (the K-shot draws of ``accuracy.py``), a model is learned with the
+default settings, leave-one-out folds included (what ``distillfss learn`` and *Learn class*
+run), and predicts the set's other images (the folder a user auto-labels).  Recorded per draw:
+
+- **test**: foreground IoU over those images (the truth a user never sees);
+- **held-out** (``loo``): the leave-one-out estimate, each example predicted by a short model
+  trained on the others (pessimistic: fewer examples, fewer steps);
+- **self**: the model's own expected IoU over the folder it labelled,
+  :class:`engine.infer.expected.ExpectedIoU` of its probabilities (optimistic: a model
+  believes its own mistakes);
+- the range the app and the CLI show (:func:`engine.learning.estimate.folder_estimate`:
+  self minus the over-confidence offset, ± 10 points), and the same with the offset measured
+  on the other four datasets only (leave-one-dataset-out: the check on unseen data).
+
+Per-draw records are kept in ``--cache`` (JSON), so the table can be rebuilt without
+learning again.
+
+    python benchmarks/estimate.py --seeds 0 1 2 3 4 --cache /tmp/estimate-cache
+    python benchmarks/estimate.py --quick        # a smoke run (CI): tiny settings
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from common import (
+    DATASETS,
+    DEFAULT_DATA,
+    ROOT,
+    binary_mask,
+    draw_supports,
+    load_dataset,
+    load_pairs,
+    markdown_table,
+    mean_sd,
+    run_learn,
+    test_indices,
+)
+
+from engine.infer.expected import ExpectedIoU
+from engine.infer.predict import Predictor
+from engine.io.images import read_image
+from engine.learning.estimate import HALF_WIDTH, OVERCONFIDENCE, folder_estimate, range_text
+from engine.learning.metrics import IoUAccumulator
+from engine.learning.train import LearnConfig
+
+TOLERANCE = 10.0  # points: the issue's "within ±10 of the test IoU"
+
+
+def evaluate(root: Path, name: str, k: int, seed: int, cfg: LearnConfig,
+             max_test: int | None) -> dict:
+    """One draw: test IoU, the held-out and self estimates, per-example held-out IoU."""
+    images, masks = load_dataset(root, name)
+    idx = draw_supports(masks, k, seed)
+    sup_images, sup_masks = load_pairs(images, masks, idx)
+    t = time.perf_counter()
+    model = run_learn(sup_images, sup_masks, replace(cfg, seed=seed))
+    learn_s = time.perf_counter() - t
+    predictor = Predictor(model, cfg.device)
+    truth, expected = IoUAccumulator(1), ExpectedIoU(1)
+    for i in test_indices(len(images), idx, max_test, seed):
+        pred = predictor.predict(read_image(images[i]))
+        truth.add(pred.labels, binary_mask(masks[i]))
+        expected.add(pred.labels, pred.confidence)
+    loo = model.metadata.get("loo_miou")
+    return {"dataset": name, "seed": seed, "test": truth.mean() * 100,
+            "loo": None if loo is None else loo * 100,
+            "self": expected.mean() * 100,
+            "per_support": model.metadata.get("loo_per_support"), "learn_s": learn_s}
+
+
+def _within(estimate: float | None, test: float) -> bool:
+    return estimate is not None and abs(estimate - test) <= TOLERANCE
+
+
+def cross_validated_offsets(runs: list[dict]) -> dict[str, float]:
+    """Per dataset, the over-confidence offset (points) measured on the *other* datasets'
+    draws: mean of self - test there (how the shipped offset is checked on unseen data)."""
+    names = list(dict.fromkeys(r["dataset"] for r in runs))
+    return {n: float(np.mean([r["self"] - r["test"] for r in runs if r["dataset"] != n]))
+            for n in names} if len(names) > 1 else {}
+
+
+def table(runs: list[dict]) -> str:
+    """Summary per dataset, per-draw rows (IoU in points), and the offsets."""
+    cv = cross_validated_offsets(runs)
+    shipped = OVERCONFIDENCE * 100
+    rows, summary = [], []
+
+    def holds(r: dict, offset: float) -> bool:
+        return abs(r["self"] - offset - r["test"]) <= HALF_WIDTH * 100
+
+    for name in dict.fromkeys(r["dataset"] for r in runs):
+        mine = [r for r in runs if r["dataset"] == name]
+        off = cv.get(name, float("nan"))
+        for r in mine:
+            est = folder_estimate(r["self"] / 100, 1)
+            rows.append([name, str(r["seed"]), f"{r['test']:.1f}",
+                         "–" if r["loo"] is None else f"{r['loo']:.1f}", f"{r['self']:.1f}",
+                         range_text(est), "yes" if holds(r, shipped) else "**no**",
+                         f"{r['self'] - off:.1f}", "yes" if holds(r, off) else "**no**"])
+        summary.append([name, str(len(mine)), mean_sd([r["test"] for r in mine]),
+                        f"{sum(_within(r['loo'], r['test']) for r in mine)}/{len(mine)}",
+                        f"{sum(_within(r['self'], r['test']) for r in mine)}/{len(mine)}",
+                        mean_sd([r["self"] - r["test"] for r in mine]),
+                        f"{sum(holds(r, shipped) for r in mine)}/{len(mine)}",
+                        f"{off:.1f}", f"{sum(holds(r, off) for r in mine)}/{len(mine)}"])
+    n = len(runs)
+    summary.append(["all", str(n), mean_sd([r["test"] for r in runs]),
+                    f"{sum(_within(r['loo'], r['test']) for r in runs)}/{n}",
+                    f"{sum(_within(r['self'], r['test']) for r in runs)}/{n}",
+                    mean_sd([r["self"] - r["test"] for r in runs]),
+                    f"{sum(holds(r, shipped) for r in runs)}/{n}", "",
+                    f"{sum(holds(r, cv.get(r['dataset'], float('nan'))) for r in runs)}/{n}"])
+    return (markdown_table(["dataset", "draws", "test IoU", "held-out within ±10",
+                            "self within ±10", "self − test", "shipped range holds test",
+                            "offset from the other sets", "that range holds test"], summary)
+            + "\n\n" + markdown_table(["dataset", "seed", "test", "held-out", "self",
+                                       "shipped range", "holds", "self − offset (other sets)",
+                                       "holds"], rows)
+            + f"\n\nShipped range: self − {shipped:.0f} ± {HALF_WIDTH * 100:.0f} points "
+              "(`engine.learning.estimate`).  The cross-validated columns use, for each "
+              "dataset, the mean self − test of the other four datasets' draws only.")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    ap.add_argument("--shots", type=int, default=5)
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
+    ap.add_argument("--max-test", type=int, default=None)
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--cache", type=Path, default=None, help="per-draw JSON records")
+    ap.add_argument("--quick", action="store_true", help="smoke run: tiny settings")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "estimate.md")
+    args = ap.parse_args()
+    cfg = LearnConfig(device=args.device)
+    if args.quick:
+        args.datasets, args.seeds, args.max_test, args.shots = args.datasets[:1], [0], 4, 3
+        cfg = replace(cfg, max_steps=4, min_steps=4, loo_steps=2, total_views=8,
+                      input_size=128, crop=96)
+    runs = []
+    for seed in args.seeds:  # every set's seed 0 first: a cut run still covers every set
+        for name in args.datasets:
+            path = args.cache and args.cache / f"{name}-k{args.shots}-s{seed}.json"
+            if path and path.is_file() and not args.quick:
+                r = json.loads(path.read_text())
+            else:
+                r = evaluate(args.data, name, args.shots, seed, cfg, args.max_test)
+                if path and not args.quick:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(r))
+            runs.append(r)
+            print(json.dumps({k: r[k] for k in ("dataset", "seed", "test", "loo", "self")}),
+                  flush=True)
+    runs.sort(key=lambda r: (args.datasets.index(r["dataset"]), r["seed"]))
+    text = (table(runs) + f"\n\nForeground IoU (%), K = {args.shots}, default learning "
+            f"settings (leave-one-out {cfg.loo_steps} steps per fold), test = the set's other "
+            f"images (max {args.max_test}); ({time.strftime('%Y-%m-%d')}, "
+            f"median learn {float(np.median([r['learn_s'] for r in runs])):.0f} s)\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

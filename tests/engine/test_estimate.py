@@ -1,0 +1,105 @@
+"""The estimate a user is shown: the model's own expectation, corrected, as a range; the
+held-out check; which examples the others do not cover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.cli.commands import describe_loo
+from engine.cli.common import describe_folder_estimate
+from engine.infer.expected import ExpectedIoU, expected_sums
+from engine.learning.estimate import (
+    HALF_WIDTH,
+    OVERCONFIDENCE,
+    Estimate,
+    coverage,
+    folder_estimate,
+    range_verdict,
+)
+
+
+def test_expected_iou_of_a_binary_prediction_by_hand():
+    labels = np.array([[1, 1, 0, 0]], np.uint8)
+    conf = np.array([[0.9, 0.7, 0.8, 1.0]], np.float32)
+    acc = ExpectedIoU(1)
+    acc.add(labels, conf)
+    # expected TP 0.9 + 0.7; labelled 2; expected missed fg among bg pixels 0.2 + 0.0
+    assert acc.mean() == pytest.approx(1.6 / (2 + 0.2))
+    assert acc.images == 1
+
+
+def test_a_sure_model_expects_iou_one_and_an_unsure_one_less():
+    labels = np.zeros((8, 8), np.uint8)
+    labels[2:6, 2:6] = 1
+    sure, unsure = ExpectedIoU(1), ExpectedIoU(1)
+    sure.add(labels, np.ones((8, 8), np.float32))
+    unsure.add(labels, np.full((8, 8), 0.6, np.float32))
+    assert sure.mean() == pytest.approx(1.0)
+    assert unsure.mean() < 0.5
+
+
+def test_expected_iou_accumulates_sums_over_images_and_classes():
+    rng = np.random.default_rng(0)
+    labels = [rng.integers(0, 3, (5, 7)).astype(np.uint8) for _ in range(3)]
+    confs = [rng.uniform(0.4, 1.0, (5, 7)).astype(np.float32) for _ in range(3)]
+    whole, parts = ExpectedIoU(2), ExpectedIoU(2)
+    whole.add(np.concatenate(labels), np.concatenate(confs))
+    for lab, c in zip(labels, confs):
+        parts.add_sums(expected_sums(lab, c, 2))
+    np.testing.assert_allclose(parts.per_class(), whole.per_class())
+    assert parts.images == 3 and all(0 < v < 1 for v in parts.per_class())
+    # class 2 never labelled and no probability left: NaN for it, the mean of the others
+    only = ExpectedIoU(2)
+    only.add(np.ones((3, 3), np.uint8), np.ones((3, 3), np.float32))
+    assert np.isnan(only.per_class()[1]) and only.mean() == pytest.approx(1.0)
+
+
+def test_the_range_is_the_corrected_expectation_plus_minus_the_half_width():
+    est = folder_estimate(0.8, 10)
+    assert est.middle == pytest.approx(0.8 - OVERCONFIDENCE)
+    assert est.high - est.low == pytest.approx(2 * HALF_WIDTH)
+    low = folder_estimate(0.1, 3)
+    assert low.low == 0.0 and low.high <= HALF_WIDTH  # clipped at 0
+    assert folder_estimate(None, 5) is None and folder_estimate(float("nan"), 5) is None
+    assert folder_estimate(0.7, 0) is None  # nothing labelled in this run
+
+
+def test_the_verdict_never_claims_more_than_the_whole_range():
+    assert range_verdict(Estimate(0.62, 0.82, 0.96, 9)).startswith("Good")
+    assert range_verdict(Estimate(0.42, 0.62, 0.76, 9)).startswith("Fair to good")
+    assert range_verdict(Estimate(0.35, 0.55, 0.69, 9)).startswith("Uncertain")
+    assert range_verdict(Estimate(0.25, 0.45, 0.59, 9)).startswith("Weak to fair")
+    assert range_verdict(Estimate(0.05, 0.25, 0.39, 9)).startswith("Weak")
+
+
+def test_cli_describes_the_folder_estimate_or_says_why_there_is_none():
+    acc = ExpectedIoU(1)
+    assert "none" in describe_folder_estimate(acc)
+    labels = np.zeros((4, 4), np.uint8)
+    labels[:2] = 1
+    acc.add(labels, np.full((4, 4), 0.95, np.float32))
+    text = describe_folder_estimate(acc)
+    est = folder_estimate(acc.mean(), 1)
+    assert f"{est.low * 100:.0f}-{est.high * 100:.0f} %" in text and "1 image(s)" in text
+
+
+def test_coverage_names_the_uncovered_examples():
+    text = coverage([0.75, 0.82, 0.13, None, 0.03], ["a.png", "b.png", "c.png", "d.png", "e.png"])
+    assert text.startswith("2 of 4 examples are predicted well")
+    assert "c.png (13 %)" in text and "e.png (3 %)" in text and "a.png" not in text
+    assert coverage([0.7, 0.6]) == "Each of the 2 examples is predicted well by the others."
+    assert "example 2 (10 %)" in coverage([0.2, 0.1], ["only one name"])  # names ignored
+    assert coverage(None) is None and coverage([None, None]) is None
+
+
+def test_cli_held_out_line_lists_uncovered_examples_and_gives_no_verdict():
+    meta = {"loo_miou": 0.31, "loo_iou": {"nucleus": 0.31},
+            "loo_per_support": [0.75, 0.82, 0.13, 0.81, 0.03],
+            "support_files": ["1.png", "2.png", "3.png", "4.png", "5.png"]}
+    text = describe_loo(meta)
+    assert "31.0" in text and "held-out check" in text
+    assert "3 of 5 examples" in text and "3.png (13 %)" in text and "5.png (3 %)" in text
+    assert not any(w in text for w in ("Weak", "Good", "Mixed", "Excellent"))
+    old = describe_loo({"loo_miou": 0.31, "loo_iou": {"nucleus": 0.31}})  # older model files
+    assert "31.0" in old and "examples are predicted" not in old
