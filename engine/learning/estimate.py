@@ -46,12 +46,13 @@ class Estimate:
         return (self.low + self.high) / 2
 
 
-def folder_estimate(expected: float | None, images: int) -> Estimate | None:
+def folder_estimate(expected: float | None, images: int,
+                    offset: float = OVERCONFIDENCE) -> Estimate | None:
     """The range from the model's own expected IoU over ``images`` labelled images (None when
-    there is none to go on)."""
+    there is none to go on); ``offset``: the over-confidence subtracted."""
     if expected is None or not math.isfinite(expected) or images < 1:
         return None
-    mid = min(1.0, max(0.0, expected - OVERCONFIDENCE))
+    mid = min(1.0, max(0.0, expected - offset))
     return Estimate(max(0.0, mid - HALF_WIDTH), min(1.0, mid + HALF_WIDTH), expected, images)
 
 

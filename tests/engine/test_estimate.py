@@ -103,3 +103,20 @@ def test_cli_held_out_line_lists_uncovered_examples_and_gives_no_verdict():
     assert not any(w in text for w in ("Weak", "Good", "Mixed", "Excellent"))
     old = describe_loo({"loo_miou": 0.31, "loo_iou": {"nucleus": 0.31}})  # older model files
     assert "31.0" in old and "examples are predicted" not in old
+
+
+def test_estimate_benchmark_quick_mode(tmp_path):
+    """``benchmarks/estimate.py --quick`` runs end to end and writes its table."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "estimate.md"
+    proc = subprocess.run([sys.executable, "estimate.py", "--quick", "--out", str(out)],
+                          cwd=root / "benchmarks", capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| nuclei | 0 |"))
+    test, held_out, self_ = (float(c) for c in row.strip("|").split("|")[2:5])
+    assert 0 <= test <= 100 and 0 <= held_out <= 100 and 0 < self_ <= 100
