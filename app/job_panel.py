@@ -111,12 +111,13 @@ class JobPanel(QWidget):
     def set_model(self, name: str, miou: float | None, per_class: dict[str, float],
                   per_support: list[float | None] | None = None,
                   support_names: list[str] | None = None, estimating: bool = False,
-                  note: str | None = None, estimate: Estimate | None = None) -> None:
+                  note: str | None = None, estimate: Estimate | None = None,
+                  refined: bool = False) -> None:
         """Show the active model: the estimated IoU range over the folder it labelled
         (``estimate``, once auto-labelled) with a verdict worded from the whole range, the
         held-out (leave-one-out) check and which examples the others do not cover
         (``estimating``: the model is in use, the check still runs; ``note``: shown instead
-        when there is no check)."""
+        when there is no check; ``refined``: refined on the folder, which gets no estimate)."""
         lines = [f"<b>Model</b> {name}"]
         if estimate is not None:
             lines.append(f"Estimated IoU on the {estimate.images} images it labelled: "
@@ -139,6 +140,10 @@ class JobPanel(QWidget):
             lines.append(html.escape(cover).replace("_", "_&#8203;"))
         if estimate is not None:
             lines.append(f"<small>{ESTIMATE_CAVEAT}</small>")
+        elif refined:
+            lines.append("<small>No estimate over the folder for a refined model: it learned "
+                         "from its own confident labels of these images, so its confidence "
+                         "there says little.</small>")
         elif miou is not None:
             lines.append(f"<small>{HELD_OUT_CAVEAT}</small>")
         self.model_label.setText("<br>".join(lines))

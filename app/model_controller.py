@@ -304,7 +304,8 @@ class ModelController(QObject):
         info = {"loo_miou": meta.get("loo_miou"), "loo_iou": meta.get("loo_iou", {}),
                 "loo_per_support": meta.get("loo_per_support"),
                 "support_files": meta.get("support_files"),
-                "device": str(meta.get("train_device") or meta.get("device") or "")}
+                "device": str(meta.get("train_device") or meta.get("device") or ""),
+                "refined": bool(meta.get("refine"))}
         if self._use_model(result.path, info):
             self.learned.emit(result.path)
 
@@ -364,7 +365,7 @@ class ModelController(QObject):
         self.views.job_panel.set_model(
             name, miou_f, per, per_support, names, estimating=estimating,
             note=("The leave-one-out check was cancelled: learn again to get it.")
-            if cut_off else None, estimate=estimate)
+            if cut_off else None, estimate=estimate, refined=bool(info.get("refined")))
         shown = (f"   IoU about {range_text(estimate)}" if estimate is not None else
                  f"   held-out check {miou_f * 100:.0f} %" if miou_f is not None else "")
         self.views.model_status.setText(f"Model {name}{shown}")
@@ -437,6 +438,7 @@ class ModelController(QObject):
         project, expected = self.project, self._expected
         self._expected = None
         if expected is not None and expected.images and project is not None and \
+                not project.model_info.get("refined") and \
                 self.session.update_model_info({"expected_iou": round(expected.mean(), 4),
                                                 "expected_images": expected.images}):
             self._show_model(project.active_model, project.model_info)

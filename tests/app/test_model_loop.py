@@ -328,7 +328,9 @@ def fake_refine(request: Any, steps: int = 3) -> Iterator[Any]:
         yield FakeProgress("pseudo", step, steps, float("nan"))
     path = request.models_dir / "model-test-refined.dfss"
     path.write_bytes(b"fake refined model")
-    return LearnResult(FakeModel(), path)
+    model = FakeModel()
+    model.metadata["refine"] = {"images": 3}
+    return LearnResult(model, path)
 
 
 def test_refine_on_folder_uses_the_new_model_and_labels_again(
@@ -358,6 +360,10 @@ def test_refine_on_folder_uses_the_new_model_and_labels_again(
     assert sorted(p.name for p in request.folder) == ["img02.png", "img03.png", "img04.png"]
     assert project.active_model == "model-test-refined.dfss"
     assert project.counts()[ImageState.PREDICTED] == 3  # labelled again with the new model
+    # its confidence on images it learned from says little: no folder estimate, and why
+    assert "expected_iou" not in project.model_info
+    text = window.job_panel.model_label.text()
+    assert "Estimated IoU" not in text and "No estimate over the folder" in text
 
 
 def test_cancel_refine_keeps_the_model(qtbot: QtBot, window: MainWindow) -> None:

@@ -82,6 +82,8 @@ def test_cli_describes_the_folder_estimate_or_says_why_there_is_none():
     text = describe_folder_estimate(acc)
     est = folder_estimate(acc.mean(), 1)
     assert f"{est.low * 100:.0f}-{est.high * 100:.0f} %" in text and "1 image(s)" in text
+    # refined on the folder: it learned from its own labels there, so no estimate
+    assert "refined model" in describe_folder_estimate(acc, refined=True)
 
 
 def test_coverage_names_the_uncovered_examples():
