@@ -1,4 +1,5 @@
-"""The closed loop: Learn class, Auto-label folder, Refine on folder, live prediction.
+"""The closed loop: Learn class, Refine on folder, live prediction, the model panel;
+Auto-label folder is :mod:`app.auto_label`.
 
 Jobs run in worker threads (:mod:`app.jobs`); these slots only apply their small
 results on the main thread.
@@ -10,14 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from app.auto_label import AutoLabel
 from app.current import CurrentImage
 from app.job_panel import format_eta
 from app.jobs import (
     Job,
-    LabelUpdate,
     LearnRequest,
     LearnResult,
     ModelReady,
@@ -27,7 +28,6 @@ from app.jobs import (
 )
 from app.session import LABEL, LEARN
 from engine.edit.document import MaskDocument
-from engine.infer.expected import ExpectedIoU
 from engine.io.project import ImageState, Project
 from engine.learning.estimate import folder_estimate, range_text
 
@@ -60,7 +60,6 @@ class ModelController(QObject):
     """Runs the learn / auto-label / predict jobs of one session and shows them."""
 
     learned = Signal(object)       # Path of the new model
-    labelled = Signal(bool)        # auto-labelling ended (True = cancelled)
     predicted = Signal(str)        # live prediction of the shown image arrived
 
     def __init__(self, session: Session, views: ModelViews, review: Review,
@@ -74,17 +73,14 @@ class ModelController(QObject):
         self.refine_settings: Any = None  # engine.refine.RefineConfig; None = defaults
         self.device: str | None = None    # None = CUDA, then MPS, then CPU
         self.learn: Job | None = None
-        self.label: Job | None = None
         self._predict: Job | None = None
         self._predict_wanted: CurrentImage | None = None
         self._learn_ready = False  # the running learn job has put its model in use
-        self._expected: ExpectedIoU | None = None  # over the running auto-label job's images
         self._predictors: dict[str, Any] = {}  # used by one predict job at a time
-        self._counts_timer = QTimer(self, singleShot=True, interval=250)
-        self._counts_timer.timeout.connect(self._refresh_counts)
+        self.auto_label = AutoLabel(self, parent)
         a, p = views.actions, views.job_panel
         a.learn.triggered.connect(self.start_learning)
-        a.auto_label.triggered.connect(self.start_auto_label)
+        a.auto_label.triggered.connect(self.auto_label.start)
         a.refine.triggered.connect(self.start_refine)
         a.cancel_job.triggered.connect(self.cancel)
         a.flip_average.toggled.connect(self._on_flip_average_toggled)
@@ -123,7 +119,7 @@ class ModelController(QObject):
     def _on_model_changed(self, name: str | None, info: dict) -> None:
         self._predictors.clear()  # the file was (re)written, or another model is used
         if name is not None:
-            self._show_model(name, info)
+            self.show_model(name, info)
         else:
             self.views.model_status.setText("No model")
             self.views.job_panel.model_label.setText(
@@ -169,7 +165,7 @@ class ModelController(QObject):
                                          self.session.settings.low_confidence_threshold)
         # Every image gets the prediction layer (Show prediction, Take prediction); only an
         # untouched unlabelled or predicted one starts its labels from it.
-        self._show_prediction(cur, result.labels)
+        self.show_prediction(cur, result.labels)
         self.predicted.emit(result.name)
 
     def _on_predict_finished(self, _cancelled: bool) -> None:
@@ -177,7 +173,7 @@ class ModelController(QObject):
         if self._predict_wanted is not None:
             self._start_predict()
 
-    def _show_prediction(self, cur: CurrentImage, labels: Any) -> None:
+    def show_prediction(self, cur: CurrentImage, labels: Any) -> None:
         """Show ``labels`` as the prediction; an untouched document starts from it."""
         canvas = self.views.canvas
         cur.prediction = labels
@@ -224,7 +220,7 @@ class ModelController(QObject):
         self.session.job_started(LEARN, title)
         job.yielded.connect(self._on_learn_progress)
         job.returned.connect(self._on_learned)
-        job.errored.connect(lambda msg: self._job_failed(LEARN, failed, msg))
+        job.errored.connect(lambda msg: self.job_failed(LEARN, failed, msg))
         job.finished.connect(finished)
 
     def _examples_saved(self, title: str) -> bool:
@@ -271,10 +267,10 @@ class ModelController(QObject):
     def _on_refine_finished(self, cancelled: bool) -> None:
         self.learn = None
         done = not cancelled and self.session.job(LEARN).failure is None
-        self._job_ended(LEARN, "Cancelled: the previous model is kept." if cancelled else
+        self.job_ended(LEARN, "Cancelled: the previous model is kept." if cancelled else
                         "Refined: auto-labelling the folder again.")
         if done:
-            self.start_auto_label()  # every unlabelled image, with the refined model
+            self.auto_label.start()  # every unlabelled image, with the refined model
 
     def _on_learn_progress(self, item: Any) -> None:
         panel = self.views.job_panel
@@ -342,9 +338,9 @@ class ModelController(QObject):
                 if cancelled and self._learn_ready else
                 "Cancelled: the previous model is kept." if cancelled
                 else "Model ready. Auto-label the folder, or correct and learn again.")
-        self._job_ended(LEARN, text)
+        self.job_ended(LEARN, text)
 
-    def _show_model(self, name: str, info: dict) -> None:
+    def show_model(self, name: str, info: dict) -> None:
         """Show the model ``name`` with its ``model_info`` (from project.json: any values)."""
         miou, device = info.get("loo_miou"), str(info.get("device") or "")
         miou_f = float(miou) if isinstance(miou, (int, float)) else None
@@ -372,87 +368,20 @@ class ModelController(QObject):
         if device:
             self.views.device_label.setText(f"Device: {device.upper()}")
 
-    # -- auto-labelling --------------------------------------------------------------------
+    # -- auto-labelling (app.auto_label) ---------------------------------------------------
+    @property
+    def label(self) -> Job | None:
+        """The running auto-label job, if any."""
+        return self.auto_label.job
+
+    @property
+    def labelled(self) -> Any:
+        """Signal(bool): auto-labelling ended (True = cancelled)."""
+        return self.auto_label.labelled
+
     def start_auto_label(self) -> None:
         """Predict every image without a human label, in the background."""
-        project, session = self.project, self.session
-        if project is None or session.busy:
-            return
-        if project.read_only:
-            QMessageBox.information(self._parent, "Auto-label", "This folder is open "
-                                    "read-only: auto-labelling needs a project this window "
-                                    "can write to.")
-            return
-        if project.model_path is None:
-            QMessageBox.information(self._parent, "Auto-label", "Learn a class first.")
-            return
-        names = project.names_with(ImageState.UNLABELLED, ImageState.PREDICTED)
-        thumbs = self.views.image_panel.model
-        shapes = {n: s for n in names if (s := thumbs.thumb_shape(n))}
-        title = f"Auto-labelling {len(names)} images…"
-        self.views.job_panel.set_busy(title)
-        job = self.label = Job(session.worker("auto_label"), project.model_path,
-                               [project.image_path(n) for n in names],
-                               project.root / "predictions", shapes, self.device,
-                               flip_average=session.settings.flip_average)
-        session.job_started(LABEL, title)
-        self._expected = None  # the model's own IoU expectation over the images labelled
-        job.yielded.connect(self._on_label_update)
-        job.errored.connect(lambda msg: self._job_failed(LABEL, "Auto-labelling failed", msg))
-        job.finished.connect(self._on_label_finished)
-
-    def _on_label_update(self, item: LabelUpdate | Status) -> None:
-        project, panel = self.project, self.views.job_panel
-        if isinstance(item, Status) or project is None or project.read_only:
-            if isinstance(item, Status):
-                panel.set_progress(0, 0, item.message, item.message)
-                self.session.job_progress(LABEL, item.message)
-            return
-        p = item.progress
-        name = Path(p.path).name
-        if p.status != "failed":
-            conf = (p.confidence_score if p.confidence_score is not None
-                    else project.mean_confidence(name))
-            project.record_prediction(name, conf, save=False)
-            thumbs = self.views.image_panel.model
-            thumbs.set_state(name, project.state(name))
-            if item.small is not None:
-                thumbs.set_overlay(name, item.small)
-            if p.expected is not None:  # a few numbers per image: cheap on this thread
-                if self._expected is None:
-                    self._expected = ExpectedIoU(p.expected.shape[1] - 1)
-                self._expected.add_sums(p.expected)
-            cur = self.session.current
-            if cur is not None and cur.name == name and p.labels is not None:
-                self._show_prediction(cur, p.labels)
-        self._counts_timer.start()
-        eta = format_eta(p.eta_s)
-        detail = f"{p.index}/{p.total}   {p.images_per_s:.1f} images/s" + (
-            f"   about {eta} left" if eta else "") + (
-            f"\n{p.message}" if p.status == "failed" else "")
-        panel.set_progress(p.index, p.total, "Auto-labelling %p%", detail)
-        self.session.job_progress(LABEL, detail)
-
-    def _on_label_finished(self, cancelled: bool) -> None:
-        self.label = None
-        project, expected = self.project, self._expected
-        self._expected = None
-        if expected is not None and expected.images and project is not None and \
-                not project.model_info.get("refined") and \
-                self.session.update_model_info({"expected_iou": round(expected.mean(), 4),
-                                                "expected_images": expected.images}):
-            self._show_model(project.active_model, project.model_info)
-        if self.project is not None and not self.project.read_only:
-            self.session.saver.save_project(self.project)
-        self._refresh_counts()
-        text = ("Cancelled: labelled images are kept; Auto-label again to continue."
-                if cancelled else "Done. Press Review next (N) to check the least sure ones.")
-        self._job_ended(LABEL, text)
-        self.labelled.emit(cancelled)
-
-    def _refresh_counts(self) -> None:
-        if self.project is not None:
-            self.views.image_panel.set_counts(self.project.counts())
+        self.auto_label.start()
 
     # -- jobs ----------------------------------------------------------------------------------
     @property
@@ -463,30 +392,30 @@ class ModelController(QObject):
 
     def cancel(self) -> None:
         """Cancel learning / auto-labelling."""
-        for job in (self.learn, self.label):
+        for job in (self.learn, self.auto_label.job):
             if job is not None:
                 job.cancel()
 
     def stop_all(self) -> None:
         """Cancel every job and wait for the threads (closing the project)."""
         self._predict_wanted = None
-        for job in (self.learn, self.label, self._predict):
+        for job in (self.learn, self.auto_label.job, self._predict):
             if job is not None:
                 job.detach()  # results that arrive later belong to no project
-        self.learn = self.label = self._predict = None
+        self.learn = self.auto_label.job = self._predict = None
         for kind in (LEARN, LABEL):
             if self.session.job(kind).running:
                 self.session.job_finished(kind, "Stopped.")
         self.views.job_panel.set_idle("")
         QThreadPool.globalInstance().waitForDone(30_000)
 
-    def _job_failed(self, kind: str, title: str, message: str) -> None:
+    def job_failed(self, kind: str, title: str, message: str) -> None:
         text = f"{title}: {message}"
         self.session.job_failed(kind, text)
         self.views.job_panel.set_idle(text)
         self.session.status(text, 15000)
 
-    def _job_ended(self, kind: str, text: str) -> None:
+    def job_ended(self, kind: str, text: str) -> None:
         """The job ``kind`` finished: say ``text`` unless it failed (its message stays)."""
         failed = self.session.job(kind).failure is not None
         self.session.job_finished(kind, text)

@@ -55,7 +55,7 @@ TOLERANCE = 10.0  # points: the issue's "within ±10 of the test IoU"
 
 
 def evaluate(root: Path, name: str, k: int, seed: int, cfg: LearnConfig,
-             max_test: int | None) -> dict:
+             max_test: int | None, flip_average: bool = False) -> dict:
     """One draw: test IoU, the held-out and self estimates, per-example held-out IoU."""
     images, masks = load_dataset(root, name)
     idx = draw_supports(masks, k, seed)
@@ -63,7 +63,7 @@ def evaluate(root: Path, name: str, k: int, seed: int, cfg: LearnConfig,
     t = time.perf_counter()
     model = run_learn(sup_images, sup_masks, replace(cfg, seed=seed))
     learn_s = time.perf_counter() - t
-    predictor = Predictor(model, cfg.device)
+    predictor = Predictor(model, cfg.device, flip_average=flip_average)
     truth, expected = IoUAccumulator(1), ExpectedIoU(1)
     for i in test_indices(len(images), idx, max_test, seed):
         pred = predictor.predict(read_image(images[i]))
@@ -141,6 +141,8 @@ def main() -> None:
     ap.add_argument("--max-test", type=int, default=None)
     ap.add_argument("--device", default=None)
     ap.add_argument("--cache", type=Path, default=None, help="per-draw JSON records")
+    ap.add_argument("--flip-average", action="store_true",
+                    help="label with flip averaging (as the app's setting of that name)")
     ap.add_argument("--quick", action="store_true", help="smoke run: tiny settings")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "estimate.md")
     args = ap.parse_args()
@@ -155,11 +157,13 @@ def main() -> None:
     runs = []
     for seed in args.seeds:  # every set's seed 0 first: a cut run still covers every set
         for name in args.datasets:
-            path = args.cache and args.cache / f"{name}-k{args.shots}-s{seed}.json"
+            flip = "-flip" if args.flip_average else ""
+            path = args.cache and args.cache / f"{name}-k{args.shots}-s{seed}{flip}.json"
             if path and path.is_file() and not args.quick:
                 r = json.loads(path.read_text())
             else:
-                r = evaluate(args.data, name, args.shots, seed, cfg, args.max_test)
+                r = evaluate(args.data, name, args.shots, seed, cfg, args.max_test,
+                             args.flip_average)
                 if path and not args.quick:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(json.dumps(r))
@@ -169,7 +173,8 @@ def main() -> None:
     runs.sort(key=lambda r: (args.datasets.index(r["dataset"]), r["seed"]))
     text = (table(runs) + f"\n\nForeground IoU (%), K = {args.shots}, default learning "
             f"settings (leave-one-out {cfg.loo_steps} steps per fold), test = the set's other "
-            f"images (max {args.max_test}); ({time.strftime('%Y-%m-%d')}, "
+            f"images (max {args.max_test}){', flip-averaged' if args.flip_average else ''}; "
+            f"({time.strftime('%Y-%m-%d')}, "
             f"median learn {float(np.median([r['learn_s'] for r in runs])):.0f} s)\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
