@@ -3,7 +3,8 @@
 The state lives in :class:`app.session.Session`; the controllers take the session and the
 widgets they drive: :mod:`app.projects` (open, close), :mod:`app.navigation` (the shown
 image), :mod:`app.painting` (tool, brush, class), :mod:`app.review`,
-:mod:`app.model_controller`, :mod:`app.live`, :mod:`app.class_deletion` and
+:mod:`app.model_controller` (with :mod:`app.auto_label`), :mod:`app.live`,
+:mod:`app.class_deletion` and
 :mod:`app.save_guard`.
 """
 
