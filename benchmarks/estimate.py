@@ -11,8 +11,8 @@ run), and predicts the set's other images (the folder a user auto-labels).  Reco
   :class:`engine.infer.expected.ExpectedIoU` of its probabilities (optimistic: a model
   believes its own mistakes);
 - the range the app and the CLI show (:func:`engine.learning.estimate.folder_estimate`:
-  self minus the over-confidence offset, ± 10 points), and the same with the offset measured
-  on the other four datasets only (leave-one-dataset-out: the check on unseen data).
+  self through a fitted line, ± 10 points), and the same with the line fitted on the other
+  four datasets only (leave-one-dataset-out: the check on unseen data).
 
 Per-draw records are kept in ``--cache`` (JSON), so the table can be rebuilt without
 learning again.
@@ -47,7 +47,13 @@ from common import (
 from engine.infer.expected import ExpectedIoU
 from engine.infer.predict import Predictor
 from engine.io.images import read_image
-from engine.learning.estimate import HALF_WIDTH, OVERCONFIDENCE, folder_estimate, range_text
+from engine.learning.estimate import (
+    CALIBRATION,
+    HALF_WIDTH,
+    calibrated,
+    folder_estimate,
+    range_text,
+)
 from engine.learning.metrics import IoUAccumulator
 from engine.learning.train import LearnConfig
 
@@ -80,56 +86,68 @@ def _within(estimate: float | None, test: float) -> bool:
     return estimate is not None and abs(estimate - test) <= TOLERANCE
 
 
-def cross_validated_offsets(runs: list[dict]) -> dict[str, float]:
-    """Per dataset, the over-confidence offset (points) measured on the *other* datasets'
-    draws: mean of self - test there (how the shipped offset is checked on unseen data)."""
+def fit_calibration(runs: list[dict]) -> tuple[float, float]:
+    """Least-squares line test ~ slope * self + intercept over ``runs`` (IoU in [0, 1])."""
+    x = np.array([r["self"] for r in runs]) / 100
+    y = np.array([r["test"] for r in runs]) / 100
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(slope), float(intercept)
+
+
+def cross_validated(runs: list[dict]) -> dict[str, tuple[float, float]]:
+    """Per dataset, the calibration fitted on the *other* datasets' draws only (how the
+    shipped calibration is checked on data it never saw)."""
     names = list(dict.fromkeys(r["dataset"] for r in runs))
-    return {n: float(np.mean([r["self"] - r["test"] for r in runs if r["dataset"] != n]))
+    return {n: fit_calibration([r for r in runs if r["dataset"] != n])
             for n in names} if len(names) > 1 else {}
 
 
 def table(runs: list[dict]) -> str:
-    """Summary per dataset, per-draw rows (IoU in points), and the offsets."""
-    cv = cross_validated_offsets(runs)
-    shipped = OVERCONFIDENCE * 100
+    """Summary per dataset, per-draw rows (IoU in points), and the calibration lines."""
+    cv = cross_validated(runs)
     rows, summary = [], []
+    none = (float("nan"), float("nan"))
 
-    def holds(r: dict, offset: float) -> bool:
-        est = folder_estimate(r["self"] / 100, 1, offset / 100)
+    def holds(r: dict, calibration: tuple[float, float] = CALIBRATION) -> bool:
+        est = folder_estimate(r["self"] / 100, 1, calibration)
         return est is not None and est.low * 100 <= r["test"] <= est.high * 100
 
     for name in dict.fromkeys(r["dataset"] for r in runs):
         mine = [r for r in runs if r["dataset"] == name]
-        off = cv.get(name, float("nan"))
+        cal = cv.get(name, none)
         for r in mine:
             est = folder_estimate(r["self"] / 100, 1)
             rows.append([name, str(r["seed"]), f"{r['test']:.1f}",
                          "–" if r["loo"] is None else f"{r['loo']:.1f}", f"{r['self']:.1f}",
-                         range_text(est), "yes" if holds(r, shipped) else "**no**",
-                         f"{max(0.0, r['self'] - off):.1f}",
-                         "yes" if holds(r, off) else "**no**"])
+                         range_text(est), "yes" if holds(r) else "**no**",
+                         f"{calibrated(r['self'] / 100, cal) * 100:.1f}",
+                         "yes" if holds(r, cal) else "**no**"])
         summary.append([name, str(len(mine)), mean_sd([r["test"] for r in mine]),
                         f"{sum(_within(r['loo'], r['test']) for r in mine)}/{len(mine)}",
                         f"{sum(_within(r['self'], r['test']) for r in mine)}/{len(mine)}",
                         mean_sd([r["self"] - r["test"] for r in mine]),
-                        f"{sum(holds(r, shipped) for r in mine)}/{len(mine)}",
-                        f"{off:.1f}", f"{sum(holds(r, off) for r in mine)}/{len(mine)}"])
+                        f"{sum(holds(r) for r in mine)}/{len(mine)}",
+                        f"{cal[0]:.2f} · self {cal[1] * 100:+.0f}",
+                        f"{sum(holds(r, cal) for r in mine)}/{len(mine)}"])
     n = len(runs)
     summary.append(["all", str(n), mean_sd([r["test"] for r in runs]),
                     f"{sum(_within(r['loo'], r['test']) for r in runs)}/{n}",
                     f"{sum(_within(r['self'], r['test']) for r in runs)}/{n}",
                     mean_sd([r["self"] - r["test"] for r in runs]),
-                    f"{sum(holds(r, shipped) for r in runs)}/{n}", "",
-                    f"{sum(holds(r, cv.get(r['dataset'], float('nan'))) for r in runs)}/{n}"])
+                    f"{sum(holds(r) for r in runs)}/{n}", "",
+                    f"{sum(holds(r, cv.get(r['dataset'], none)) for r in runs)}/{n}"])
+    slope, intercept = CALIBRATION
+    fitted = fit_calibration(runs) if len(runs) > 1 else none
     return (markdown_table(["dataset", "draws", "test IoU", "held-out within ±10",
                             "self within ±10", "self − test", "shipped range holds test",
-                            "offset from the other sets", "that range holds test"], summary)
+                            "line fitted on the other sets", "its range holds test"], summary)
             + "\n\n" + markdown_table(["dataset", "seed", "test", "held-out", "self",
-                                       "shipped range", "holds", "self − offset (other sets)",
+                                       "shipped range", "holds", "estimate (other sets' line)",
                                        "holds"], rows)
-            + f"\n\nShipped range: self − {shipped:.0f} ± {HALF_WIDTH * 100:.0f} points "
-              "(`engine.learning.estimate`).  The cross-validated columns use, for each "
-              "dataset, the mean self − test of the other four datasets' draws only.")
+            + f"\n\nShipped range (`engine.learning.estimate.CALIBRATION`): {slope:.2f} · self "
+              f"{intercept * 100:+.0f} ± {HALF_WIDTH * 100:.0f} points; the line fitted on "
+              f"these draws: {fitted[0]:.2f} · self {fitted[1] * 100:+.0f}.  The "
+              "cross-validated columns fit the line on the other four datasets' draws only.")
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ from engine.cli.commands import describe_loo
 from engine.cli.common import describe_folder_estimate
 from engine.infer.expected import ExpectedIoU, expected_sums
 from engine.learning.estimate import (
+    CALIBRATION,
     HALF_WIDTH,
-    OVERCONFIDENCE,
     Estimate,
     coverage,
     folder_estimate,
@@ -56,9 +56,11 @@ def test_expected_iou_accumulates_sums_over_images_and_classes():
 
 
 def test_the_range_is_the_corrected_expectation_plus_minus_the_half_width():
+    slope, intercept = CALIBRATION
     est = folder_estimate(0.8, 10)
-    assert est.middle == pytest.approx(0.8 - OVERCONFIDENCE)
+    assert est.middle == pytest.approx(slope * 0.8 + intercept)
     assert est.high - est.low == pytest.approx(2 * HALF_WIDTH)
+    assert est.middle < 0.8  # a model's own expectation reads high: the range is lower
     low = folder_estimate(0.1, 3)
     assert low.low == 0.0 and low.high <= HALF_WIDTH  # clipped at 0
     assert folder_estimate(None, 5) is None and folder_estimate(float("nan"), 5) is None
