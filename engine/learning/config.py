@@ -87,7 +87,6 @@ class LearnConfig:
     dice_weight: float = 0.5
     aux_weight: float = 0.5
     affinity_weight: float = 1.0
-    prefit_steps: int = 0
     loo_steps: int = 40
     loo_batch: int = 4
     seed: int = 0

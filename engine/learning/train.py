@@ -44,7 +44,6 @@ from .checks import check_support_set
 from .config import GpuSettings, LearnConfig, LearnProgress, effective_config
 from .features import build_bank, to_working
 from .loo import loo_estimate
-from .prefit import prefit_filter_path
 from .scale import object_scaled_size
 from .steps import fit_steps
 
@@ -118,9 +117,6 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
         model.pixel.set_statistics(bank.responses)  # the folds start from the same statistics
         init_state.update({k: v.clone() for k, v in model.trainable_state().items()
                            if k.startswith("pixel.filter_")})
-    if start_from is None and cfg.prefit_steps > 0:  # its own generator: same draws after
-        prefit_filter_path(model, bank, list(range(len(parts))),
-                           np.random.default_rng([cfg.seed, 1]), cfg.prefit_steps)
     # Per training image (the halves when one example was split; else the supports, which
     # is the only case the leave-one-out estimate below runs in).
     present = _presence(part_masks, len(classes))
