@@ -17,6 +17,7 @@ from app.jobs import Job, LabelUpdate, Status
 from app.session import LABEL
 from engine.infer.expected import ExpectedIoU
 from engine.io.project import ImageState
+from engine.learning.estimate import no_estimate_reason
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QWidget
@@ -37,6 +38,7 @@ class AutoLabel(QObject):
         self._parent = parent
         self.job: Job | None = None
         self._expected: ExpectedIoU | None = None  # over the running job's images
+        self._flip_average = False  # the running job's setting
         self._counts_timer = QTimer(self, singleShot=True, interval=250)
         self._counts_timer.timeout.connect(self._refresh_counts)
 
@@ -64,6 +66,7 @@ class AutoLabel(QObject):
                              flip_average=session.settings.flip_average)
         session.job_started(LABEL, title)
         self._expected = None  # the model's own IoU expectation over the images labelled
+        self._flip_average = session.settings.flip_average
         job.yielded.connect(self._on_label_update)
         job.errored.connect(
             lambda msg: self.models.job_failed(LABEL, "Auto-labelling failed", msg))
@@ -105,11 +108,14 @@ class AutoLabel(QObject):
         self.job = None
         project, expected = self.models.project, self._expected
         self._expected = None
-        if expected is not None and expected.images and project is not None and \
-                not project.model_info.get("refined") and \
-                self.session.update_model_info({"expected_iou": round(expected.mean(), 4),
-                                                "expected_images": expected.images}):
-            self.models.show_model(project.active_model, project.model_info)
+        if expected is not None and expected.images and project is not None:
+            reason = no_estimate_reason(bool(project.model_info.get("refined")),
+                                        self._flip_average)
+            update = ({"expected_iou": None, "expected_images": None, "no_estimate": reason}
+                      if reason else {"expected_iou": round(expected.mean(), 4),
+                                      "expected_images": expected.images, "no_estimate": None})
+            if self.session.update_model_info(update):
+                self.models.show_model(project.active_model, project.model_info)
         if project is not None and not project.read_only:
             self.session.saver.save_project(project)
         self._refresh_counts()

@@ -112,12 +112,12 @@ class JobPanel(QWidget):
                   per_support: list[float | None] | None = None,
                   support_names: list[str] | None = None, estimating: bool = False,
                   note: str | None = None, estimate: Estimate | None = None,
-                  refined: bool = False) -> None:
+                  no_estimate: str | None = None) -> None:
         """Show the active model: the estimated IoU range over the folder it labelled
         (``estimate``, once auto-labelled) with a verdict worded from the whole range, the
         held-out (leave-one-out) check and which examples the others do not cover
         (``estimating``: the model is in use, the check still runs; ``note``: shown instead
-        when there is no check; ``refined``: refined on the folder, which gets no estimate)."""
+        when there is no check; ``no_estimate``: why the folder's labels get no estimate)."""
         lines = [f"<b>Model</b> {name}"]
         if estimate is not None:
             lines.append(f"Estimated IoU on the {estimate.images} images it labelled: "
@@ -140,10 +140,9 @@ class JobPanel(QWidget):
             lines.append(html.escape(cover).replace("_", "_&#8203;"))
         if estimate is not None:
             lines.append(f"<small>{ESTIMATE_CAVEAT}</small>")
-        elif refined:
-            lines.append("<small>No estimate over the folder for a refined model: it learned "
-                         "from its own confident labels of these images, so its confidence "
-                         "there says little.</small>")
+        elif no_estimate:
+            lines.append(f"<small>No estimate over the folder: {html.escape(no_estimate)}."
+                         "</small>")
         elif miou is not None:
             lines.append(f"<small>{HELD_OUT_CAVEAT}</small>")
         self.model_label.setText("<br>".join(lines))

@@ -29,7 +29,7 @@ from app.jobs import (
 from app.session import LABEL, LEARN
 from engine.edit.document import MaskDocument
 from engine.io.project import ImageState, Project
-from engine.learning.estimate import folder_estimate, range_text
+from engine.learning.estimate import REFINED, folder_estimate, range_text
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QAction
@@ -356,12 +356,15 @@ class ModelController(QObject):
         cut_off = info.get("estimate") == "cancelled" or (bool(info.get("estimating"))
                                                          and self.learn is None)
         expected, count = info.get("expected_iou"), info.get("expected_images")
+        reason = info.get("no_estimate")
+        no_estimate = (str(reason) if reason else
+                       REFINED if info.get("refined") and expected is None else None)
         estimate = (folder_estimate(float(expected), int(count))
                     if isinstance(expected, (int, float)) and isinstance(count, int) else None)
         self.views.job_panel.set_model(
             name, miou_f, per, per_support, names, estimating=estimating,
             note=("The leave-one-out check was cancelled: learn again to get it.")
-            if cut_off else None, estimate=estimate, refined=bool(info.get("refined")))
+            if cut_off else None, estimate=estimate, no_estimate=no_estimate)
         shown = (f"   IoU about {range_text(estimate)}" if estimate is not None else
                  f"   held-out check {miou_f * 100:.0f} %" if miou_f is not None else "")
         self.views.model_status.setText(f"Model {name}{shown}")

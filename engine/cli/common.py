@@ -75,16 +75,12 @@ def describe_loo(meta: dict) -> str:
     return "\n".join(lines)
 
 
-REFINED_NOTE = ("no folder estimate for a refined model: it learned from its own confident "
-                "labels of the folder, so its confidence there says little")
-
-
-def describe_folder_estimate(expected, refined: bool = False) -> str:
+def describe_folder_estimate(expected, reason: str | None = None) -> str:
     """The estimate over the images just labelled (an
-    :class:`engine.infer.expected.ExpectedIoU`): a range, a verdict worded from all of it
-    (``refined``: the model was refined on the folder: no estimate, see :data:`REFINED_NOTE`)."""
-    if refined:
-        return f"estimated IoU: {REFINED_NOTE}"
+    :class:`engine.infer.expected.ExpectedIoU`): a range, a verdict worded from all of it;
+    ``reason``: why there is none (:func:`engine.learning.estimate.no_estimate_reason`)."""
+    if reason:
+        return f"estimated IoU: none ({reason})"
     est = folder_estimate(expected.mean(), expected.images)
     if est is None:
         return ("estimated IoU: none (no image was labelled in this run; images resumed from "

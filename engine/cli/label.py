@@ -61,8 +61,11 @@ def cmd_label(args: argparse.Namespace) -> int:
         skipped, labelled, expected = _run(records, f"label {shard}" if shard else "label",
                                            total, len(predictor.classes))
         if shard is None:
+            from engine.learning.estimate import no_estimate_reason
+
             refined = bool(getattr(predictor.model, "metadata", {}).get("refine"))
-            print(describe_folder_estimate(expected, refined), file=sys.stderr)
+            reason = no_estimate_reason(refined, args.flip_average)
+            print(describe_folder_estimate(expected, reason), file=sys.stderr)
     if args.fmt != "png":
         if shard is not None:
             print(f"--format {args.fmt}: written by `distillfss label --merge --format "

@@ -84,6 +84,22 @@ def range_verdict(est: Estimate) -> str:
     return "Uncertain: check a few predictions before trusting the folder's labels."
 
 
+REFINED = ("a model refined on the folder learned from its own confident labels there, so its "
+           "confidence on those images says little")
+FLIP_AVERAGED = ("the estimate is calibrated on plain predictions, and flip-averaged ones are "
+                 "much less sure of themselves (it would read far too low); turn flip "
+                 "averaging off for one")
+
+
+def no_estimate_reason(refined: bool, flip_average: bool) -> str | None:
+    """Why labels made this way get no folder estimate (None: they get one)."""
+    if refined:
+        return REFINED
+    if flip_average:
+        return FLIP_AVERAGED
+    return None
+
+
 ESTIMATE_CAVEAT = ("Estimated from the model's own confidence over the images it labelled, "
                    "corrected for how over-confident such models were on our benchmarks; "
                    "the true figure was outside such a range on some draws: look at a few "

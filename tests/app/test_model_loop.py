@@ -315,6 +315,12 @@ def test_flip_averaged_predictions_setting_reaches_both_jobs(qtbot: QtBot,
     with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000):
         window.actions_.auto_label.trigger()
     assert ("label", True) in FLIP_SEEN and ("label", False) not in FLIP_SEEN
+    # the estimate is calibrated on plain predictions: none for flip-averaged labels, and why
+    project = window.project
+    assert project is not None and project.model_info.get("expected_iou") is None
+    text = window.job_panel.model_label.text()
+    assert "Estimated IoU" not in text and "No estimate over the folder" in text
+    assert "flip" in text and "IoU about" not in window.model_status.text()
     FLIP_SEEN.clear()
     window.actions_.flip_average.setChecked(False)
     assert not window.settings.flip_average
@@ -361,7 +367,7 @@ def test_refine_on_folder_uses_the_new_model_and_labels_again(
     assert project.active_model == "model-test-refined.dfss"
     assert project.counts()[ImageState.PREDICTED] == 3  # labelled again with the new model
     # its confidence on images it learned from says little: no folder estimate, and why
-    assert "expected_iou" not in project.model_info
+    assert project.model_info.get("expected_iou") is None
     text = window.job_panel.model_label.text()
     assert "Estimated IoU" not in text and "No estimate over the folder" in text
 

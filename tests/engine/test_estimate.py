@@ -11,10 +11,13 @@ from engine.cli.common import describe_folder_estimate
 from engine.infer.expected import ExpectedIoU, expected_sums
 from engine.learning.estimate import (
     CALIBRATION,
+    FLIP_AVERAGED,
     HALF_WIDTH,
+    REFINED,
     Estimate,
     coverage,
     folder_estimate,
+    no_estimate_reason,
     range_verdict,
 )
 
@@ -84,8 +87,12 @@ def test_cli_describes_the_folder_estimate_or_says_why_there_is_none():
     text = describe_folder_estimate(acc)
     est = folder_estimate(acc.mean(), 1)
     assert f"{est.low * 100:.0f}-{est.high * 100:.0f} %" in text and "1 image(s)" in text
-    # refined on the folder: it learned from its own labels there, so no estimate
-    assert "refined model" in describe_folder_estimate(acc, refined=True)
+    # refined on the folder, or flip-averaged labels: no estimate, and why
+    assert no_estimate_reason(False, False) is None
+    assert no_estimate_reason(True, True) == REFINED
+    assert no_estimate_reason(False, True) == FLIP_AVERAGED
+    text = describe_folder_estimate(acc, FLIP_AVERAGED)
+    assert text.startswith("estimated IoU: none") and "flip" in text and " %" not in text
 
 
 def test_coverage_names_the_uncovered_examples():
