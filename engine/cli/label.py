@@ -50,6 +50,8 @@ def cmd_label(args: argparse.Namespace) -> int:
                                      flip_average=args.flip_average, device=args.device,
                                      address=args.ray_address, actors=args.ray_actors)
             skipped, labelled, _ = _run(records, "label (ray)", len(images))
+            print("estimated IoU: not computed on Ray (label without --ray for one)",
+                  file=sys.stderr)
         except RayUnavailable as exc:
             raise CliError(str(exc)) from None
     else:
