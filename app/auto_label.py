@@ -109,8 +109,11 @@ class AutoLabel(QObject):
         project, expected = self.models.project, self._expected
         self._expected = None
         if expected is not None and expected.images and project is not None:
-            reason = no_estimate_reason(bool(project.model_info.get("refined")),
-                                        self._flip_average)
+            info = project.model_info
+            examples = info.get("num_support")
+            reason = no_estimate_reason(bool(info.get("refined")), self._flip_average,
+                                        examples if isinstance(examples, int) else None,
+                                        live=bool(info.get("live")))
             update = ({"expected_iou": None, "expected_images": None, "no_estimate": reason}
                       if reason else {"expected_iou": round(expected.mean(), 4),
                                       "expected_images": expected.images, "no_estimate": None})

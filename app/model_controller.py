@@ -300,6 +300,7 @@ class ModelController(QObject):
         info = {"loo_miou": meta.get("loo_miou"), "loo_iou": meta.get("loo_iou", {}),
                 "loo_per_support": meta.get("loo_per_support"),
                 "support_files": meta.get("support_files"),
+                "num_support": meta.get("num_support"),
                 "device": str(meta.get("train_device") or meta.get("device") or ""),
                 "refined": bool(meta.get("refine"))}
         if self._use_model(result.path, info):

@@ -65,8 +65,10 @@ def cmd_label(args: argparse.Namespace) -> int:
         if shard is None:
             from engine.learning.estimate import no_estimate_reason
 
-            refined = bool(getattr(predictor.model, "metadata", {}).get("refine"))
-            reason = no_estimate_reason(refined, args.flip_average)
+            meta = getattr(predictor.model, "metadata", {})
+            examples = meta.get("num_support")
+            reason = no_estimate_reason(bool(meta.get("refine")), args.flip_average,
+                                        int(examples) if examples is not None else None)
             print(describe_folder_estimate(expected, reason), file=sys.stderr)
     if args.fmt != "png":
         if shard is not None:

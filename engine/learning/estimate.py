@@ -32,7 +32,7 @@ HALF_WIDTH = 0.10  # the range shown: estimate ± this
 
 HELD_OUT_CAVEAT = ("A quick check: each example is predicted by a short model trained on the "
                    "others. It can read far too low (an example unlike the others) or too high. "
-                   "Auto-label the folder for an estimate over all its images.")
+                   "Labelling the folder gives an estimate over all its images.")
 
 
 @dataclass(frozen=True)
@@ -91,12 +91,29 @@ FLIP_AVERAGED = ("the estimate is calibrated on plain predictions, and flip-aver
                  "averaging off for one")
 
 
-def no_estimate_reason(refined: bool, flip_average: bool) -> str | None:
-    """Why labels made this way get no folder estimate (None: they get one)."""
+MIN_EXAMPLES = 5  # the line was fitted on models learned from 5 examples (10 also measured)
+FEW_EXAMPLES = (f"the estimate is calibrated on models learned from {MIN_EXAMPLES} or more "
+                "examples; from fewer, a model is sure of far more of its mistakes (with one "
+                "example it missed the truth on 4 of 5 benchmark draws): paint more examples")
+
+
+LIVE = ("a Live model learns in short rounds, and the estimate is calibrated on full runs: "
+        "press Learn class for one")
+
+
+def no_estimate_reason(refined: bool, flip_average: bool,
+                       examples: int | None = None, live: bool = False) -> str | None:
+    """Why labels made this way get no folder estimate (None: they get one); ``examples``:
+    how many examples the model learned from (None: unknown, an older model file); ``live``:
+    a Live round's model."""
     if refined:
         return REFINED
+    if live:
+        return LIVE
     if flip_average:
         return FLIP_AVERAGED
+    if examples is not None and examples < MIN_EXAMPLES:
+        return FEW_EXAMPLES
     return None
 
 

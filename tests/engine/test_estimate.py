@@ -11,8 +11,10 @@ from engine.cli.common import describe_folder_estimate
 from engine.infer.expected import ExpectedIoU, expected_sums
 from engine.learning.estimate import (
     CALIBRATION,
+    FEW_EXAMPLES,
     FLIP_AVERAGED,
     HALF_WIDTH,
+    LIVE,
     REFINED,
     Estimate,
     coverage,
@@ -91,6 +93,10 @@ def test_cli_describes_the_folder_estimate_or_says_why_there_is_none():
     assert no_estimate_reason(False, False) is None
     assert no_estimate_reason(True, True) == REFINED
     assert no_estimate_reason(False, True) == FLIP_AVERAGED
+    assert no_estimate_reason(False, False, examples=3) == FEW_EXAMPLES
+    assert no_estimate_reason(False, False, examples=5) is None
+    assert no_estimate_reason(False, False, examples=None) is None  # older model files
+    assert no_estimate_reason(False, False, live=True) == LIVE
     text = describe_folder_estimate(acc, FLIP_AVERAGED)
     assert text.startswith("estimated IoU: none") and "flip" in text and " %" not in text
 
