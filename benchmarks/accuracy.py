@@ -46,6 +46,7 @@ from common import (
     mean_sd,
     run_learn,
     worst,
+    write_result,
 )
 from fewshot import TeacherPredictor
 
@@ -208,9 +209,7 @@ def main() -> None:
               f"learn {json.dumps(json.loads(args.learn))}, "
               f"on {describe(device)}, {torch.get_num_threads()} CPU threads "
               f"({time.strftime('%Y-%m-%d')}).\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_result(args.out, text)
 
 
 if __name__ == "__main__":

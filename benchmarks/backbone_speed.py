@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from common import DEFAULT_DATA, ROOT, markdown_table, speed_set
+from common import DEFAULT_DATA, ROOT, markdown_table, speed_set, write_result
 from speed import backbone_inputs, backbone_rate, rate
 
 from engine.infer.predict import Predictor
@@ -129,9 +129,7 @@ def main() -> None:
             f"after each repeat: {', '.join(f'{x:.1f}' for x in loads)} "
             f"({time.strftime('%Y-%m-%d')}).\n")
     out = args.out or ROOT / "benchmarks" / "results" / f"backbone-speed-{device.type}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table + note)
-    print(table + note)
+    write_result(out, table + note)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from common import ROOT, markdown_table
+from common import ROOT, markdown_table, write_result
 
 from engine.io.formats import Sample
 from engine.io.formats.coco import coco_annotation, export_coco
@@ -104,8 +104,7 @@ def main() -> None:
             f"{' '.join(map(str, args.sizes))} --in-memory-max {args.in_memory_max}`, "
             f"{time.strftime('%Y-%m-%d')}.\n")
     out = ROOT / "benchmarks" / "results" / "coco-memory.md"
-    out.write_text(table + note)
-    print(table + note)
+    write_result(out, table + note)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,13 @@ def run_learn(images, masks, cfg):
     return fit(images, masks, [ClassInfo(1, "fg")], cfg)
 
 
+def write_result(path: Path, text: str) -> None:
+    """Write a benchmark's Markdown ``text`` to ``path`` (making its folder) and print it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(text)
+
+
 def mean_sd(values: list[float]) -> str:
     """``mean ± sd`` of the non-NaN ``values`` (one value as itself, none as a dash)."""
     values = [v for v in values if not np.isnan(v)]

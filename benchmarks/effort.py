@@ -40,6 +40,7 @@ from common import (
     run_learn,
     test_indices,
     worst,
+    write_result,
 )
 from scribbles import correct, scribble
 
@@ -196,9 +197,7 @@ def main() -> None:
               f"N strokes per support image (ceil(N/2) on the class, the rest, at least one, on "
               f"the background); learn {json.dumps(json.loads(args.learn))}; "
               f"{torch.get_num_threads()} CPU threads ({time.strftime('%Y-%m-%d')}).\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_result(args.out, text)
 
 
 if __name__ == "__main__":

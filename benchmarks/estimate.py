@@ -42,6 +42,7 @@ from common import (
     mean_sd,
     run_learn,
     test_indices,
+    write_result,
 )
 
 from engine.infer.expected import ExpectedIoU
@@ -194,9 +195,7 @@ def main() -> None:
             f"images (max {args.max_test}){', flip-averaged' if args.flip_average else ''}; "
             f"({time.strftime('%Y-%m-%d')}, "
             f"median learn {float(np.median([r['learn_s'] for r in runs])):.0f} s)\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_result(args.out, text)
 
 
 if __name__ == "__main__":

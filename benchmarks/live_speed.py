@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import DEFAULT_DATA, ROOT, load_dataset, load_pairs, markdown_table
+from common import DEFAULT_DATA, ROOT, load_dataset, load_pairs, markdown_table, write_result
 from scribbles import scribble
 
 from engine.infer.predict import Predictor
@@ -53,8 +53,7 @@ def main() -> None:
                             "next round (warm start)"], rows)
             + f"\n\n{torch.get_num_threads()} CPU threads, {time.strftime('%Y-%m-%d')}; the app "
               "adds its 0.3 s check for changed strokes and reading the examples.\n")
-    args.out.write_text(text)
-    print(text)
+    write_result(args.out, text)
 
 
 if __name__ == "__main__":

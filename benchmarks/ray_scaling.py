@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import DEFAULT_DATA, ROOT, markdown_table, quick_model, speed_set
+from common import DEFAULT_DATA, ROOT, markdown_table, quick_model, speed_set, write_result
 
 from engine.infer.batch import cores, label_folder
 from engine.infer.predict import Predictor
@@ -101,8 +101,7 @@ def main() -> None:
             f"nuclei images (256-512 px), batch {args.batch_size}, medians of {args.repeat}, "
             f"{time.strftime('%Y-%m-%d')}.\n")
     out_file = ROOT / "benchmarks" / "results" / f"ray-scaling-cpu-{n_cores}cores.md"
-    out_file.write_text(table + note)
-    print(table + note)
+    write_result(out_file, table + note)
 
 
 if __name__ == "__main__":

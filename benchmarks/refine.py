@@ -34,6 +34,7 @@ from common import (
     run_learn,
     test_indices,
     worst,
+    write_result,
 )
 
 import engine
@@ -129,9 +130,7 @@ def main() -> None:
               f"`engine.refine.refine` {json.dumps(settings.__dict__)} on the dataset's other "
               "images, **test images included, unlabelled** (transductive).  "
               f"({time.strftime('%Y-%m-%d')})\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(text)
+    write_result(args.out, text)
 
 
 if __name__ == "__main__":

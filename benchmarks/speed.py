@@ -39,7 +39,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import DEFAULT_DATA, ROOT, binary_mask, markdown_table, quick_model, speed_set
+from common import (
+    DEFAULT_DATA,
+    ROOT,
+    binary_mask,
+    markdown_table,
+    quick_model,
+    speed_set,
+    write_result,
+)
 from fewshot import TeacherPredictor
 
 from engine.infer.batch import default_threads, label_folder
@@ -286,9 +294,7 @@ def main() -> None:
             f"{len(test_paths)} nuclei images (256-512 px), batch {args.batch_size}, "
             f"{time.strftime('%Y-%m-%d')}.\n")
     out = args.out or ROOT / "benchmarks" / "results" / f"speed-{device.type}.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table + note)
-    print(table + note)
+    write_result(out, table + note)
 
 
 if __name__ == "__main__":
