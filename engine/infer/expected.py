@@ -13,13 +13,23 @@ def expected_sums(labels: np.ndarray, confidence: np.ndarray, num_classes: int) 
     """``(3, 1 + N)`` float64 sums of one prediction, per label value: confidence (expected
     true positives), pixel count, and ``1 - confidence`` (probability left to other classes).
 
-    ``labels``: class ids (0 = background); ``confidence``: probability of the predicted
-    class.  Small (a few numbers per image): what :class:`ExpectedIoU` accumulates."""
+    ``labels``: class ids 0..N (0 = background); ``confidence``: probability of the predicted
+    class.  Small (a few numbers per image): what :class:`ExpectedIoU` accumulates.  It runs
+    for every labelled image, at the image's own size, so it avoids a weighted ``bincount``
+    (which first copies both arrays to 64 bits; figures:
+    ``benchmarks/results/engine-docstring-figures.md``): one float64-accumulated dot product
+    and one count per class, background by difference.
+    """
     flat = labels.ravel()
-    conf = confidence.ravel().astype(np.float64)
+    conf = confidence.ravel()
     k = num_classes + 1
-    labelled = np.bincount(flat, minlength=k)[:k].astype(np.float64)
-    tp = np.bincount(flat, weights=conf, minlength=k)[:k]
+    tp, labelled = np.zeros(k), np.zeros(k)
+    for c in range(1, k):
+        mask = (flat == c).view(np.uint8)
+        labelled[c] = np.count_nonzero(mask)
+        tp[c] = np.einsum("i,i->", conf, mask, dtype=np.float64)
+    labelled[0] = flat.size - labelled[1:].sum()
+    tp[0] = float(conf.sum(dtype=np.float64)) - tp[1:].sum()
     return np.stack([tp, labelled, labelled - tp])
 
 
