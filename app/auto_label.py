@@ -60,13 +60,13 @@ class AutoLabel(QObject):
         shapes = {n: s for n in names if (s := thumbs.thumb_shape(n))}
         title = f"Auto-labelling {len(names)} images…"
         self.models.views.job_panel.set_busy(title)
+        self._expected = None  # the model's own IoU expectation over the images labelled
+        self._flip_average = session.settings.flip_average
         job = self.job = Job(session.worker("auto_label"), project.model_path,
                              [project.image_path(n) for n in names],
                              project.root / "predictions", shapes, self.models.device,
-                             flip_average=session.settings.flip_average)
+                             flip_average=self._flip_average)
         session.job_started(LABEL, title)
-        self._expected = None  # the model's own IoU expectation over the images labelled
-        self._flip_average = session.settings.flip_average
         job.yielded.connect(self._on_label_update)
         job.errored.connect(
             lambda msg: self.models.job_failed(LABEL, "Auto-labelling failed", msg))

@@ -268,7 +268,7 @@ class ModelController(QObject):
         self.learn = None
         done = not cancelled and self.session.job(LEARN).failure is None
         self.job_ended(LEARN, "Cancelled: the previous model is kept." if cancelled else
-                        "Refined: auto-labelling the folder again.")
+                       "Refined: auto-labelling the folder again.")
         if done:
             self.auto_label.start()  # every unlabelled image, with the refined model
 
