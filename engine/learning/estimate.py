@@ -17,9 +17,10 @@ Two estimates exist, and neither is right alone:
 
 So the shown estimate is the calibrated self estimate ± :data:`HALF_WIDTH`, once the folder is
 labelled; before that, only the held-out figure, with no verdict.  The verdict is worded from
-the range, so it never claims "good" for a range that reaches "weak".  The calibration was
-measured with 5 examples, default settings and plain predictions; flip averaging makes the
-model less sure of itself (see the results file for what was measured of it).
+the range, so it never claims "good" for a range that reaches "weak".  The line was fitted on
+full runs from 5 examples with plain predictions; labels it does not fit (flip-averaged, from
+fewer examples, from a Live round or a refined model: see the results file) get no range but
+the reason (:func:`no_estimate_reason`).
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ class Estimate:
 
     low: float
     high: float
-    expected: float  # the model's own expectation (uncorrected)
-    images: int  # images the expectation is over
+    images: int  # images the model's expectation is over
 
     @property
     def middle(self) -> float:
@@ -62,7 +62,7 @@ def folder_estimate(expected: float | None, images: int,
     if expected is None or not math.isfinite(expected) or images < 1:
         return None
     mid = calibrated(expected, calibration)
-    return Estimate(max(0.0, mid - HALF_WIDTH), min(1.0, mid + HALF_WIDTH), expected, images)
+    return Estimate(max(0.0, mid - HALF_WIDTH), min(1.0, mid + HALF_WIDTH), images)
 
 
 def range_text(est: Estimate) -> str:

@@ -73,11 +73,11 @@ def test_the_range_is_the_corrected_expectation_plus_minus_the_half_width():
 
 
 def test_the_verdict_never_claims_more_than_the_whole_range():
-    assert range_verdict(Estimate(0.62, 0.82, 0.96, 9)).startswith("Good")
-    assert range_verdict(Estimate(0.42, 0.62, 0.76, 9)).startswith("Fair to good")
-    assert range_verdict(Estimate(0.35, 0.55, 0.69, 9)).startswith("Uncertain")
-    assert range_verdict(Estimate(0.25, 0.45, 0.59, 9)).startswith("Weak to fair")
-    assert range_verdict(Estimate(0.05, 0.25, 0.39, 9)).startswith("Weak")
+    assert range_verdict(Estimate(0.62, 0.82, 9)).startswith("Good")
+    assert range_verdict(Estimate(0.42, 0.62, 9)).startswith("Fair to good")
+    assert range_verdict(Estimate(0.35, 0.55, 9)).startswith("Uncertain")
+    assert range_verdict(Estimate(0.25, 0.45, 9)).startswith("Weak to fair")
+    assert range_verdict(Estimate(0.05, 0.25, 9)).startswith("Weak")
 
 
 def test_cli_describes_the_folder_estimate_or_says_why_there_is_none():
