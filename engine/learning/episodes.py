@@ -99,3 +99,10 @@ def query_responses(bank: FeatureBank, ep: Episodes) -> torch.Tensor | None:
     if bank.responses is None:
         return None
     return bank.responses.index_select(0, torch.from_numpy(ep.query).to(bank.responses.device))
+
+
+def query_tree_probs(bank: FeatureBank, ep: Episodes) -> torch.Tensor | None:
+    """Out-of-fold forest probabilities of the episodes' queries (or None)."""
+    if bank.tree_probs is None:
+        return None
+    return bank.tree_probs.index_select(0, torch.from_numpy(ep.query).to(bank.tree_probs.device))

@@ -16,8 +16,11 @@ from .steps import fit_steps
 
 
 def loo_estimate(model: SegModel, init_state: dict, bank, images, masks, present, cfg, rng,
-                 t0: float):
+                 t0: float, tree_folds: list | None = None):
     """Leave-one-out IoU: per support image, a fresh model trained on the others predicts it.
+
+    ``tree_folds``: per support image, the trees fitted without it (a model with the trees
+    path predicts its held-out image with those; see :mod:`engine.learning.trees`).
 
     Generator (delegates progress of :func:`~engine.learning.steps.fit_steps`); returns
     metadata entries ``loo_iou`` (class name -> IoU in [0, 1], accumulated over all held-out
@@ -38,6 +41,8 @@ def loo_estimate(model: SegModel, init_state: dict, bank, images, masks, present
             left = (k * cfg.loo_steps - done) * (p.elapsed_s - start) / max(done, 1)
             yield replace(p, step=done, total_steps=k * cfg.loo_steps, eta_s=left,
                           message=f"leave-one-out fold {i + 1}/{k}")
+        if tree_folds is not None and tree_folds[i] is not None:
+            fold.pixel.trees.set(*tree_folds[i])
         x, size = full_view_tensor(images[i], cfg.input_size)
         with torch.no_grad():
             logits = fold.student_logits(x.to(bank.labels.device))

@@ -20,7 +20,14 @@ from engine.nn.model import SegModel, trainable_parameters
 from engine.nn.pixel import combine
 
 from .config import LearnConfig, LearnProgress
-from .episodes import gather, query_responses, query_views, sample_episodes, support_painted
+from .episodes import (
+    gather,
+    query_responses,
+    query_tree_probs,
+    query_views,
+    sample_episodes,
+    support_painted,
+)
 from .features import FeatureBank
 from .losses import affinity_loss, coarse_mse, dice_loss, focal_loss
 from .optim import AdamW
@@ -81,7 +88,7 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
     size = tuple(target.shape[-2:])
     t_coarse = model.teacher_coarse(fq, fs, ms, support_painted(bank, ep))
     s_coarse = model.student_coarse(fq)
-    paths = model.pixel_paths(query_responses(bank, ep), fq)
+    paths = model.pixel_paths(query_responses(bank, ep), fq, query_tree_probs(bank, ep))
     extra = combine(paths)
     # One decoder pass over teacher and student maps together (bigger batches run faster).
     both = {k: torch.cat([t_coarse[k], s_coarse[k]]) for k in t_coarse}
@@ -123,7 +130,7 @@ def _paths_loss(paths: dict, target: torch.Tensor, painted: torch.Tensor | None
 def _student_loss(model: SegModel, bank: FeatureBank, ep):
     """Student-only objective (focal counted 3x to keep the loss scale, + Dice)."""
     fq, _, _, target, _ = gather(bank, ep, model.num_classes)
-    paths = model.pixel_paths(query_responses(bank, ep), fq)
+    paths = model.pixel_paths(query_responses(bank, ep), fq, query_tree_probs(bank, ep))
     extra = combine(paths)
     logits = model.decode(model.student_coarse(fq), fq, tuple(target.shape[-2:]), extra)
     painted = (target != NOT_PAINTED) if bank.sparse else None

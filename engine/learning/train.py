@@ -46,6 +46,7 @@ from .features import build_bank, to_working
 from .loo import loo_estimate
 from .scale import object_scaled_size
 from .steps import fit_steps
+from .trees import fit_path
 
 
 def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
@@ -117,6 +118,12 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
         model.pixel.set_statistics(bank.responses)  # the folds start from the same statistics
         init_state.update({k: v.clone() for k, v in model.trainable_state().items()
                            if k.startswith("pixel.filter_")})
+    folds = None
+    if model.pixel is not None and model.pixel.trees is not None:
+        yield LearnProgress("features", len(bank.image_of_view), len(bank.image_of_view),
+                            float("nan"), time.perf_counter() - t0, None, "fitting the trees")
+        folds = fit_path(model, bank, parts, part_masks, sides or [cfg.input_size] * len(parts),
+                         cfg.seed, device)
     # Per training image (the halves when one example was split; else the supports, which
     # is the only case the leave-one-out estimate below runs in).
     present = _presence(part_masks, len(classes))
@@ -138,7 +145,7 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
         yield LearnProgress("trained", steps, steps, float("nan"), time.perf_counter() - t0,
                             None, "trained; estimating the IoU", model=model)
         loo.update((yield from loo_estimate(model, init_state, bank, images, masks, present,
-                                            cfg, rng, t0)))
+                                            cfg, rng, t0, folds)))
     model.metadata = _metadata(cfg, classes, images, masks, steps, time.perf_counter() - t0,
                                loo, device)
     before = 0 if start_from is None else int(start_from.metadata.get(

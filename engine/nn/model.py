@@ -23,7 +23,7 @@ from .pixel import PixelPaths, combine
 from .student import ConvDistStudent
 from .teacher import MaskAttentionTeacher
 
-PATHS = ("filters+probe", "filters", "probe", "none")
+PATHS = ("filters+probe+trees", "filters+probe", "filters", "probe", "none")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class HeadConfig:
     heads: int = 8
     attn_dropout: float = 0.0
     skip_convs: str = "separable"
-    pixel_paths: str = "filters+probe"
+    pixel_paths: str = "filters+probe+trees"
 
 
 class SegModel(nn.Module):
@@ -72,7 +72,8 @@ class SegModel(nn.Module):
         self.head = SharedHead(taps, config.mix_width, config.decoder_widths, config.skip_convs)
         if config.pixel_paths not in PATHS:
             raise ValueError(f"unknown pixel_paths {config.pixel_paths!r}")
-        self.pixel = PixelPaths(taps, n) if config.pixel_paths != "none" else None
+        self.pixel = (PixelPaths(taps, n, trees="trees" in config.pixel_paths.split("+"))
+                      if config.pixel_paths != "none" else None)
 
     @property
     def num_classes(self) -> int:
@@ -131,14 +132,20 @@ class SegModel(nn.Module):
         """Filter-bank responses at the decoder's finest stride (None without pixel paths)."""
         return self.pixel.responses(images) if self.pixel is not None else None
 
-    def pixel_paths(self, responses: torch.Tensor | None, feats: list[torch.Tensor]
-                    ) -> dict[str, torch.Tensor]:
-        """Per-path logits ``{"filters" | "probe": (B, N, 2, h, w)}`` of the enabled paths."""
+    def pixel_paths(self, responses: torch.Tensor | None, feats: list[torch.Tensor],
+                    tree_probs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Per-path logits ``{"filters" | "probe" | "trees": (B, N, 2, h, w)}`` of the enabled
+        paths.  ``tree_probs``: the forest's probabilities to use instead of the model's own
+        trees (the learner's out-of-fold ones, see :mod:`engine.learning.trees`)."""
         if self.pixel is None or responses is None:
             return {}
         filt, probe = self.pixel(responses, feats)
         wanted = self.config.pixel_paths.split("+")
-        return {k: v for k, v in (("filters", filt), ("probe", probe)) if k in wanted}
+        out = {k: v for k, v in (("filters", filt), ("probe", probe)) if k in wanted}
+        if self.pixel.trees is not None:
+            probs = tree_probs if tree_probs is not None else self.pixel.trees(responses)
+            out["trees"] = self.pixel.tree_logits(probs)
+        return out
 
     def pixel_logits(self, responses: torch.Tensor | None, feats: list[torch.Tensor]
                      ) -> torch.Tensor | None:

@@ -32,8 +32,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from .backbones import TapSpec
+from .trees import TreeEnsemble
 
 SIGMAS = (0.7, 1.6, 3.5, 5.0, 10.0)
+TREE_EPS = 1e-3  # added to the forest's probabilities before the log: logits within +-6.9
 PER_SIGMA = 9  # RGB smoothing (3), LoG, gradient magnitude, Hessian (2), structure tensor (2)
 
 
@@ -139,9 +141,16 @@ def probe_taps(taps: tuple[TapSpec, ...]) -> list[int]:
 
 
 class PixelPaths(nn.Module):
-    """Filter-bank MLP + linear probe: per-class (bg, fg) logits at the decoder's stride."""
+    """Filter-bank MLP + linear probe (+ trees): per-class (bg, fg) logits at the decoder's
+    stride.
 
-    def __init__(self, taps: tuple[TapSpec, ...], num_classes: int, width: int = 24) -> None:
+    ``trees``: also a forest on the raw filter responses (:mod:`engine.nn.trees`); its class
+    probabilities p become per-class logits ``scale * (log p_c - log p_bg) + bias`` (the
+    background logit 0), ``scale`` starting at 1: the forest's own log-odds.
+    """
+
+    def __init__(self, taps: tuple[TapSpec, ...], num_classes: int, width: int = 24,
+                 trees: bool = False) -> None:
         super().__init__()
         n2, c = 2 * num_classes, FilterBank.channels
         self.filters = FilterBank()
@@ -155,6 +164,10 @@ class PixelPaths(nn.Module):
         for last in [self.mlp[-1], *self.probe]:
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
+        self.trees = TreeEnsemble(num_classes + 1) if trees else None
+        if trees:
+            self.tree_scale = nn.Parameter(torch.ones(num_classes))
+            self.tree_bias = nn.Parameter(torch.zeros(num_classes))
 
     def responses(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` uint8 -> raw filter responses at stride 2 ``(B, 45, H/2, W/2)``."""
@@ -165,6 +178,13 @@ class PixelPaths(nn.Module):
         flat = responses.transpose(0, 1).flatten(1).float()
         self.filter_mean.copy_(flat.mean(1).view_as(self.filter_mean))
         self.filter_std.copy_(flat.std(1).clamp(min=1e-4).view_as(self.filter_std))
+
+    def tree_logits(self, probs: torch.Tensor) -> torch.Tensor:
+        """``(B, 1 + N, h, w)`` forest probabilities -> ``(B, N, 2, h, w)`` logits."""
+        logp = torch.log(probs.float() + TREE_EPS)
+        fg = (logp[:, 1:] - logp[:, :1]) * self.tree_scale.float().view(1, -1, 1, 1) \
+            + self.tree_bias.float().view(1, -1, 1, 1)
+        return torch.stack([torch.zeros_like(fg), fg], 2).to(self.tree_scale.dtype)
 
     def forward(self, responses: torch.Tensor, feats: list[torch.Tensor]
                 ) -> tuple[torch.Tensor, torch.Tensor]:

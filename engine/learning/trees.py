@@ -1,0 +1,106 @@
+"""Fitting the trees pixel path (:mod:`engine.nn.trees`) on the painted support pixels.
+
+Extremely randomised trees (scikit-learn's ``ExtraTreesClassifier``, 32 trees of depth <= 12)
+on the filter-bank responses at the decoder's finest stride, up to ``PER_IMAGE`` painted pixels
+sampled per example (only painted ones: scribbles train it the way ilastik is trained).  On
+nuclei seed 1 (80 test images) 32 extra trees of depth 12 gave 71.4 against 71.5 for a 100-tree
+random forest, fitted in 0.8 s against 18 s on 2 cores.
+
+The network learns how far to trust the trees (a scale and a bias per class, see
+:class:`engine.nn.pixel.PixelPaths`).  Trees fitted on a view's own pixels would look perfect
+there, so the training views see **out-of-fold** probabilities instead: those of trees fitted
+on the *other* examples (stacking).  The model keeps the trees fitted on all examples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from engine.io.labels import NOT_PAINTED
+from engine.nn.model import SegModel
+
+from .features import FeatureBank, full_view_tensor, to_working
+
+N_TREES = 32
+MAX_DEPTH = 12
+PER_IMAGE = 20_000
+
+
+def sample_pixels(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                  sides: Sequence[int], rng: np.random.Generator, device: torch.device
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per example, ``(X (P, 45) float32, y (P,) int)`` of up to ``PER_IMAGE`` painted pixels
+    at the filter bank's stride (the mask sampled at each 2x2 block's top-left pixel)."""
+    out = []
+    for image, mask, side in zip(images, masks, sides):
+        x, _ = full_view_tensor(image, side)
+        with torch.no_grad():
+            r = model.pixel_responses(x.to(device))[0]
+        _, work = to_working(image, mask, side)
+        y = work[::2, ::2]
+        feats = r[:, : y.shape[0], : y.shape[1]].permute(1, 2, 0).reshape(-1, r.shape[0])
+        y = y.reshape(-1)
+        painted = np.flatnonzero(y != NOT_PAINTED)
+        keep = np.sort(rng.choice(painted, size=min(PER_IMAGE, painted.size), replace=False))
+        out.append((feats.cpu().numpy()[keep], y[keep].astype(np.int64)))
+    return out
+
+
+def fit_trees(samples: Sequence[tuple[np.ndarray, np.ndarray]], num_outputs: int, seed: int
+              ) -> tuple[torch.Tensor, ...] | None:
+    """Fit the forest on the pooled samples; the tensors of :meth:`TreeEnsemble.set` (with
+    the depth last), or None when the samples hold no pixel."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    x = np.concatenate([s[0] for s in samples]).astype(np.float32)
+    y = np.concatenate([s[1] for s in samples])
+    if len(y) == 0:
+        return None
+    forest = ExtraTreesClassifier(N_TREES, max_depth=MAX_DEPTH, random_state=seed, n_jobs=-1)
+    forest.fit(x, y)
+    trees = [e.tree_ for e in forest.estimators_]
+    m = max(t.node_count for t in trees)
+    feature = np.zeros((len(trees), m), np.int32)
+    threshold = np.zeros((len(trees), m), np.float32)
+    children = np.tile(np.arange(m, dtype=np.int32)[None, :, None], (len(trees), 1, 2))
+    value = np.zeros((len(trees), m, num_outputs), np.float32)
+    cols = forest.classes_.astype(np.int64)
+    for i, t in enumerate(trees):
+        n = t.node_count
+        inner = t.children_left[:n] >= 0
+        feature[i, :n] = np.where(inner, t.feature[:n], 0)
+        threshold[i, :n] = np.where(inner, t.threshold[:n], 0)
+        children[i, :n, 0] = np.where(inner, t.children_left[:n], np.arange(n))
+        children[i, :n, 1] = np.where(inner, t.children_right[:n], np.arange(n))
+        v = t.value[:n, 0, :]
+        value[i, :n][:, cols] = v / np.maximum(v.sum(1, keepdims=True), 1e-12)
+    depth = max(t.max_depth for t in trees)
+    return (torch.from_numpy(feature), torch.from_numpy(threshold), torch.from_numpy(children),
+            torch.from_numpy(value), depth)
+
+
+def fit_path(model: SegModel, bank: FeatureBank, images: Sequence[np.ndarray],
+             masks: Sequence[np.ndarray], sides: Sequence[int], seed: int,
+             device: torch.device) -> list[tuple[torch.Tensor, ...] | None]:
+    """Fit the model's trees on all examples and set ``bank.tree_probs`` to out-of-fold
+    probabilities; returns the per-example out-of-fold forests (``[i]``: fitted without
+    example i; the leave-one-out folds predict their held-out example with it)."""
+    ensemble = model.pixel.trees
+    rng = np.random.default_rng(seed)
+    samples = sample_pixels(model, images, masks, sides, rng, device)
+    full = fit_trees(samples, ensemble.num_outputs, seed)
+    k = len(images)
+    folds = [fit_trees([s for j, s in enumerate(samples) if j != i], ensemble.num_outputs,
+                       seed) if k > 1 else None for i in range(k)]
+    probs = torch.empty(bank.responses.shape[0], ensemble.num_outputs,
+                        *bank.responses.shape[-2:], device=bank.responses.device)
+    for i in range(k):
+        ensemble.set(*(folds[i] or full))  # one example: no fold to leave out
+        views = torch.from_numpy(bank.views_of([i])).to(probs.device)
+        probs[views] = ensemble(bank.responses.index_select(0, views))
+    ensemble.set(*full)
+    bank.tree_probs = probs
+    return folds

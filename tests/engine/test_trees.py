@@ -1,0 +1,92 @@
+"""The trees pixel path: a forest fitted with scikit-learn, evaluated by the model in torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.io.labels import NOT_PAINTED, ClassInfo
+from engine.learning.features import build_bank
+from engine.learning.trees import MAX_DEPTH, N_TREES, fit_path, fit_trees
+from engine.nn.model import HeadConfig, SegModel
+from engine.nn.modelfile import load_model, save_model
+from engine.nn.trees import CHUNK, TreeEnsemble
+
+sklearn = pytest.importorskip("sklearn.ensemble")
+
+
+def _samples(seed: int, n: int = 600, classes: int = 2):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 45)).astype(np.float32)
+    y = (x[:, 3] > 0.2).astype(np.int64) + (classes > 2) * (x[:, 7] > 1.0)
+    return x, y
+
+
+def test_ensemble_gives_the_forests_probabilities():
+    x, y = _samples(0)
+    trees = TreeEnsemble(2)
+    trees.set(*fit_trees([(x, y)], 2, seed=3))
+    ref = sklearn.ExtraTreesClassifier(N_TREES, max_depth=MAX_DEPTH, random_state=3).fit(x, y)
+    test = np.random.default_rng(1).normal(size=(CHUNK + 500, 45)).astype(np.float32)
+    resp = torch.from_numpy(test).T.reshape(1, 45, 1, -1)  # more pixels than one chunk
+    got = trees(resp)[0, :, 0].T.numpy()
+    np.testing.assert_allclose(got, ref.predict_proba(test), atol=1e-5)
+    assert got[:, 1][test[:, 3] > 1].mean() > 0.6
+    assert got[:, 1][test[:, 3] < -1].mean() < 0.4
+
+
+def test_class_missing_from_the_samples_gets_probability_zero():
+    x, y = _samples(0)  # classes 0 and 1 only, in a 3-output ensemble (class 2 unseen)
+    trees = TreeEnsemble(3)
+    trees.set(*fit_trees([(x[:300], y[:300]), (x[300:], y[300:])], 3, seed=0))
+    p = trees(torch.from_numpy(x).T.reshape(1, 45, 20, 30))
+    assert torch.allclose(p.sum(1), torch.ones(1, 20, 30), atol=1e-5)
+    assert p[:, 2].max() == 0
+
+
+def test_unfitted_ensemble_is_uniform_and_model_files_keep_the_trees(tmp_path):
+    model = SegModel([ClassInfo(1, "a")], HeadConfig(pixel_paths="filters+probe+trees")).eval()
+    x = torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8)
+    resp = model.pixel_responses(x)
+    assert torch.equal(model.pixel.trees(resp), torch.full((1, 2, 32, 32), 0.5))
+    samples = [(r.flatten(1).T.numpy(), (r[3].flatten() > r[3].median()).long().numpy())
+               for r in resp]
+    model.pixel.trees.set(*fit_trees(samples, 2, seed=0))
+    path = tmp_path / "m.safetensors"
+    save_model(model, path)
+    loaded = load_model(path)
+    assert loaded.pixel.trees.depth == model.pixel.trees.depth > 0
+    with torch.no_grad():
+        assert torch.equal(loaded.student_logits(x), model.student_logits(x))
+        assert not torch.equal(loaded.pixel.trees(resp), torch.full((1, 2, 32, 32), 0.5))
+
+
+def test_training_views_see_out_of_fold_trees():
+    """Each example's views get the trees fitted on the *other* examples; the model keeps the
+    trees fitted on all of them."""
+    rng = np.random.default_rng(0)
+    images, masks = [], []
+    for i in range(3):
+        im = rng.integers(0, 60, (96, 96, 3), dtype=np.uint8)
+        m = np.zeros((96, 96), np.uint8)
+        m[20 + 10 * i:60, 30:70] = 1
+        im[m == 1] += 150
+        m[:5] = NOT_PAINTED  # unpainted pixels are never samples
+        images.append(im)
+        masks.append(m)
+    model = SegModel([ClassInfo(1, "a")], HeadConfig(pixel_paths="filters+probe+trees")).eval()
+    bank = None
+    for *_, bank in build_bank(model, images, masks, 96, 64, 6, rng, torch.device("cpu")):
+        pass
+    folds = fit_path(model, bank, images, masks, [96] * 3, seed=0, device=torch.device("cpu"))
+    full = model.pixel.trees(bank.responses)
+    for i in range(3):
+        views = torch.from_numpy(bank.views_of([i]))
+        other = TreeEnsemble(2)
+        other.set(*folds[i])
+        assert torch.equal(bank.tree_probs[views], other(bank.responses[views]))
+        assert not torch.equal(bank.tree_probs[views], full[views])
+    fg = bank.labels[:, ::2, ::2] == 1
+    assert bank.tree_probs[:, 1][fg].mean() > 0.8
+    assert bank.tree_probs[:, 1][~fg].mean() < 0.2
