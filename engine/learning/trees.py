@@ -6,10 +6,17 @@ sampled per example (only painted ones: scribbles train it the way ilastik is tr
 nuclei seed 1 (80 test images) 32 extra trees of depth 12 gave 71.4 against 71.5 for a 100-tree
 random forest, fitted in 0.8 s against 18 s on 2 cores.
 
-The network learns how far to trust the trees (a scale and a bias per class, see
-:class:`engine.nn.pixel.PixelPaths`).  Trees fitted on a view's own pixels would look perfect
-there, so the training views see **out-of-fold** probabilities instead: those of trees fitted
-on the *other* examples (stacking).  The model keeps the trees fitted on all examples.
+The trees' log-odds enter the model as they are (:class:`engine.nn.pixel.PixelPaths`): with
+the other paths at zero the model *is* the forest.  The other paths learn what the trees get
+wrong, so the training views must see trees as wrong as they are on new images: trees fitted on
+a view's own pixels would look perfect there, so each view gets **out-of-fold** probabilities,
+those of trees fitted on the *other* examples' views (stacking).  The trees are fitted on the
+augmented training views (the same invariances as the network).  The model keeps the trees
+fitted on all examples.
+
+A weight on the trees, learned with the other paths or fitted on the out-of-fold
+probabilities, was measured and not kept (``benchmarks/results/trees-path-weight.md``): both
+trusted the trees far less than they deserve on new images.
 """
 
 from __future__ import annotations
@@ -22,30 +29,29 @@ import torch
 from engine.io.labels import NOT_PAINTED
 from engine.nn.model import SegModel
 
-from .features import FeatureBank, full_view_tensor, to_working
+from .features import FeatureBank
 
 N_TREES = 32
 MAX_DEPTH = 12
 PER_IMAGE = 20_000
 
 
-def sample_pixels(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
-                  sides: Sequence[int], rng: np.random.Generator, device: torch.device
+def sample_pixels(bank: FeatureBank, examples: int, rng: np.random.Generator
                   ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per example, ``(X (P, 45) float32, y (P,) int)`` of up to ``PER_IMAGE`` painted pixels
-    at the filter bank's stride (the mask sampled at each 2x2 block's top-left pixel)."""
+    """Per example, ``(X (P, 45) float32, y (P,) int)``: up to ``PER_IMAGE`` painted pixels of
+    its training views (augmented like the network's: the trees learn the same invariances,
+    and their out-of-fold probabilities on the views are as good as they are on new images),
+    at the filter bank's stride (labels sampled at each 2x2 block's top-left pixel)."""
     out = []
-    for image, mask, side in zip(images, masks, sides):
-        x, _ = full_view_tensor(image, side)
-        with torch.no_grad():
-            r = model.pixel_responses(x.to(device))[0]
-        _, work = to_working(image, mask, side)
-        y = work[::2, ::2]
-        feats = r[:, : y.shape[0], : y.shape[1]].permute(1, 2, 0).reshape(-1, r.shape[0])
-        y = y.reshape(-1)
+    for i in range(examples):
+        views = torch.from_numpy(bank.views_of([i])).to(bank.responses.device)
+        r = bank.responses.index_select(0, views)
+        y = bank.labels.index_select(0, views)[:, ::2, ::2].reshape(-1).cpu().numpy()
+        feats = r.permute(0, 2, 3, 1).reshape(-1, r.shape[1])
         painted = np.flatnonzero(y != NOT_PAINTED)
         keep = np.sort(rng.choice(painted, size=min(PER_IMAGE, painted.size), replace=False))
-        out.append((feats.cpu().numpy()[keep], y[keep].astype(np.int64)))
+        index = torch.from_numpy(keep).to(feats.device)
+        out.append((feats.index_select(0, index).cpu().numpy(), y[keep].astype(np.int64)))
     return out
 
 
@@ -82,17 +88,16 @@ def fit_trees(samples: Sequence[tuple[np.ndarray, np.ndarray]], num_outputs: int
             torch.from_numpy(value), depth)
 
 
-def fit_path(model: SegModel, bank: FeatureBank, images: Sequence[np.ndarray],
-             masks: Sequence[np.ndarray], sides: Sequence[int], seed: int,
-             device: torch.device) -> list[tuple[torch.Tensor, ...] | None]:
+def fit_path(model: SegModel, bank: FeatureBank, examples: int, seed: int
+             ) -> list[tuple[torch.Tensor, ...] | None]:
     """Fit the model's trees on all examples and set ``bank.tree_probs`` to out-of-fold
     probabilities; returns the per-example out-of-fold forests (``[i]``: fitted without
     example i; the leave-one-out folds predict their held-out example with it)."""
     ensemble = model.pixel.trees
     rng = np.random.default_rng(seed)
-    samples = sample_pixels(model, images, masks, sides, rng, device)
+    samples = sample_pixels(bank, examples, rng)
     full = fit_trees(samples, ensemble.num_outputs, seed)
-    k = len(images)
+    k = examples
     folds = [fit_trees([s for j, s in enumerate(samples) if j != i], ensemble.num_outputs,
                        seed) if k > 1 else None for i in range(k)]
     probs = torch.empty(bank.responses.shape[0], ensemble.num_outputs,
@@ -104,3 +109,4 @@ def fit_path(model: SegModel, bank: FeatureBank, images: Sequence[np.ndarray],
     ensemble.set(*full)
     bank.tree_probs = probs
     return folds
+

@@ -3,7 +3,7 @@
 Two simple per-pixel classifiers beat the teacher→student pipeline on some sets (a random
 forest on an ilastik-style filter bank on nuclei and cracks, a linear probe on the frozen
 backbone's taps on polyps and tiles; ``shared/design/accuracy-notes.md``).  A model that
-contains both should never lose to either, so the head's logits are the *sum* of three
+contains both should never lose to either, so the head's logits are the *sum* of three or four
 experts, each with its own output (logits, not features, are combined: one linear layer over
 deep and filter features together was dominated by the deep channels, per the notes):
 
@@ -15,7 +15,13 @@ deep and filter features together was dominated by the deep channels, per the no
   with statistics of the support views (buffers set by the learner);
 - **probe** — a 1x1 conv per backbone tap group (the last tap of each), upsampled and summed:
   exactly a linear probe on the concatenated multi-scale taps (1x1 convs and bilinear
-  upsampling commute), so the student can represent a probe.
+  upsampling commute), so the student can represent a probe;
+- **trees** (``"filters+probe+trees"``, the default since engine 0.3) — a forest of extremely
+  randomised trees on the raw filter responses (:mod:`engine.nn.trees`): the MLP did not reach
+  a forest on the same filters (nuclei 63-65 against 73.6), so the model holds one.  Its
+  log-odds enter as they are (no weight: with the other paths at zero the model is the
+  forest); the learner feeds the training views out-of-fold trees, so the other paths learn
+  what the trees get wrong on images they did not see (:mod:`engine.learning.trees`).
 
 All three are at the decoder's finest stride (2 for Lite0), where the filter responses are
 computed (a scale pyramid, see :class:`FilterBank`).  The paths' last layers start at zero,
@@ -127,6 +133,12 @@ def _diff(x: torch.Tensor, dim: int) -> torch.Tensor:
     return (p.narrow(dim, 2, n) - p.narrow(dim, 0, n)) / 2
 
 
+def tree_log_odds(probs: torch.Tensor) -> torch.Tensor:
+    """``(B, 1 + N, h, w)`` forest probabilities -> ``(B, N, h, w)`` log p_c - log p_bg."""
+    logp = torch.log(probs.float() + TREE_EPS)
+    return logp[:, 1:] - logp[:, :1]
+
+
 def combine(paths: dict[str, torch.Tensor]) -> torch.Tensor | None:
     """Sum of the pixel paths' logits (what the decoder adds), or None without paths."""
     return sum(paths.values()) if paths else None  # type: ignore[return-value]
@@ -145,8 +157,8 @@ class PixelPaths(nn.Module):
     stride.
 
     ``trees``: also a forest on the raw filter responses (:mod:`engine.nn.trees`); its class
-    probabilities p become per-class logits ``scale * (log p_c - log p_bg) + bias`` (the
-    background logit 0), ``scale`` starting at 1: the forest's own log-odds.
+    probabilities p become per-class logits ``log p_c - log p_bg`` (the background logit 0):
+    the forest's own log-odds, not trained.
     """
 
     def __init__(self, taps: tuple[TapSpec, ...], num_classes: int, width: int = 24,
@@ -165,9 +177,6 @@ class PixelPaths(nn.Module):
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
         self.trees = TreeEnsemble(num_classes + 1) if trees else None
-        if trees:
-            self.tree_scale = nn.Parameter(torch.ones(num_classes))
-            self.tree_bias = nn.Parameter(torch.zeros(num_classes))
 
     def responses(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` uint8 -> raw filter responses at stride 2 ``(B, 45, H/2, W/2)``."""
@@ -181,10 +190,8 @@ class PixelPaths(nn.Module):
 
     def tree_logits(self, probs: torch.Tensor) -> torch.Tensor:
         """``(B, 1 + N, h, w)`` forest probabilities -> ``(B, N, 2, h, w)`` logits."""
-        logp = torch.log(probs.float() + TREE_EPS)
-        fg = (logp[:, 1:] - logp[:, :1]) * self.tree_scale.float().view(1, -1, 1, 1) \
-            + self.tree_bias.float().view(1, -1, 1, 1)
-        return torch.stack([torch.zeros_like(fg), fg], 2).to(self.tree_scale.dtype)
+        fg = tree_log_odds(probs)
+        return torch.stack([torch.zeros_like(fg), fg], 2).to(self.mlp[0].weight.dtype)
 
     def forward(self, responses: torch.Tensor, feats: list[torch.Tensor]
                 ) -> tuple[torch.Tensor, torch.Tensor]:

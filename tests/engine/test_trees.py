@@ -79,7 +79,7 @@ def test_training_views_see_out_of_fold_trees():
     bank = None
     for *_, bank in build_bank(model, images, masks, 96, 64, 6, rng, torch.device("cpu")):
         pass
-    folds = fit_path(model, bank, images, masks, [96] * 3, seed=0, device=torch.device("cpu"))
+    folds = fit_path(model, bank, 3, seed=0)
     full = model.pixel.trees(bank.responses)
     for i in range(3):
         views = torch.from_numpy(bank.views_of([i]))
