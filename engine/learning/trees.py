@@ -33,12 +33,14 @@ from .features import FeatureBank
 
 N_TREES = 32
 MAX_DEPTH = 12
-PER_IMAGE = 20_000
+PER_IMAGE = 20_000  # pixels sampled per example ...
+MAX_SAMPLES = 100_000  # ... and in all (many examples: refine on the folder, K = 10)
+MAX_FOLDS = 5  # out-of-fold trees: examples split into at most this many groups
 
 
-def sample_pixels(bank: FeatureBank, examples: int, rng: np.random.Generator
-                  ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per example, ``(X (P, 45) float32, y (P,) int)``: up to ``PER_IMAGE`` painted pixels of
+def sample_pixels(bank: FeatureBank, examples: int, rng: np.random.Generator,
+                  per_image: int = PER_IMAGE) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per example, ``(X (P, 45) float32, y (P,) int)``: up to ``per_image`` painted pixels of
     its training views (augmented like the network's: the trees learn the same invariances,
     and their out-of-fold probabilities on the views are as good as they are on new images),
     at the filter bank's stride (labels sampled at each 2x2 block's top-left pixel)."""
@@ -49,7 +51,7 @@ def sample_pixels(bank: FeatureBank, examples: int, rng: np.random.Generator
         y = bank.labels.index_select(0, views)[:, ::2, ::2].reshape(-1).cpu().numpy()
         feats = r.permute(0, 2, 3, 1).reshape(-1, r.shape[1])
         painted = np.flatnonzero(y != NOT_PAINTED)
-        keep = np.sort(rng.choice(painted, size=min(PER_IMAGE, painted.size), replace=False))
+        keep = np.sort(rng.choice(painted, size=min(per_image, painted.size), replace=False))
         index = torch.from_numpy(keep).to(feats.device)
         out.append((feats.index_select(0, index).cpu().numpy(), y[keep].astype(np.int64)))
     return out
@@ -91,22 +93,28 @@ def fit_trees(samples: Sequence[tuple[np.ndarray, np.ndarray]], num_outputs: int
 def fit_path(model: SegModel, bank: FeatureBank, examples: int, seed: int
              ) -> list[tuple[torch.Tensor, ...] | None]:
     """Fit the model's trees on all examples and set ``bank.tree_probs`` to out-of-fold
-    probabilities; returns the per-example out-of-fold forests (``[i]``: fitted without
-    example i; the leave-one-out folds predict their held-out example with it)."""
+    probabilities; returns per example the trees fitted without it (``[i]``; the
+    leave-one-out folds predict their held-out example with them).
+
+    Up to :data:`MAX_FOLDS` examples each are left out (example i in group ``i % folds``):
+    at most ``MAX_FOLDS + 1`` fits on at most :data:`MAX_SAMPLES` pixels, however many
+    examples there are."""
     ensemble = model.pixel.trees
     rng = np.random.default_rng(seed)
-    samples = sample_pixels(bank, examples, rng)
+    per_image = max(1_000, min(PER_IMAGE, MAX_SAMPLES // examples))
+    samples = sample_pixels(bank, examples, rng, per_image)
     full = fit_trees(samples, ensemble.num_outputs, seed)
-    k = examples
-    folds = [fit_trees([s for j, s in enumerate(samples) if j != i], ensemble.num_outputs,
-                       seed) if k > 1 else None for i in range(k)]
+    groups = min(examples, MAX_FOLDS)
+    left_out = [fit_trees([s for j, s in enumerate(samples) if j % groups != g],
+                          ensemble.num_outputs, seed) for g in range(groups)] \
+        if examples > 1 else [None]
+    folds = [left_out[i % groups] for i in range(examples)]
     probs = torch.empty(bank.responses.shape[0], ensemble.num_outputs,
                         *bank.responses.shape[-2:], device=bank.responses.device)
-    for i in range(k):
+    for i in range(examples):
         ensemble.set(*(folds[i] or full))  # one example: no fold to leave out
         views = torch.from_numpy(bank.views_of([i])).to(probs.device)
         probs[views] = ensemble(bank.responses.index_select(0, views))
     ensemble.set(*full)
     bank.tree_probs = probs
     return folds
-

@@ -90,3 +90,30 @@ def test_training_views_see_out_of_fold_trees():
     fg = bank.labels[:, ::2, ::2] == 1
     assert bank.tree_probs[:, 1][fg].mean() > 0.8
     assert bank.tree_probs[:, 1][~fg].mean() < 0.2
+
+
+def test_many_examples_share_at_most_five_left_out_forests(monkeypatch):
+    """With 7 examples, 5 groups of examples are left out in turn: 6 fits, not 8 (the cost of
+    learning from many examples, e.g. refining on a folder, stays bounded)."""
+    import engine.learning.trees as trees_mod
+
+    rng = np.random.default_rng(1)
+    images, masks = [], []
+    for i in range(7):
+        im = rng.integers(0, 60, (64, 64, 3), dtype=np.uint8)
+        m = np.zeros((64, 64), np.uint8)
+        m[10:40, 10 + 2 * i:40] = 1
+        im[m == 1] += 150
+        images.append(im)
+        masks.append(m)
+    fitted = []
+    real_fit = trees_mod.fit_trees
+    monkeypatch.setattr(trees_mod, "fit_trees", lambda samples, n, seed: fitted.append(
+        len(samples)) or real_fit(samples, n, seed))
+    model = SegModel([ClassInfo(1, "a")], HeadConfig(pixel_paths="filters+probe+trees")).eval()
+    bank = None
+    for *_, bank in build_bank(model, images, masks, 64, 64, 28, rng, torch.device("cpu")):
+        pass
+    folds = fit_path(model, bank, 7, seed=0)
+    assert fitted == [7, 5, 5, 6, 6, 6]  # all, then groups {0,5} {1,6} {2} {3} {4} left out
+    assert folds[0] is folds[5] and folds[1] is folds[6] and len({id(f) for f in folds}) == 5
