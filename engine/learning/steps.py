@@ -116,7 +116,9 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
 
 def _paths_loss(paths: dict, target: torch.Tensor, painted: torch.Tensor | None
                 ) -> torch.Tensor:
-    """Mean of focal + Dice of each pixel path alone (zero without pixel paths)."""
+    """Mean of focal + Dice of each trained pixel path alone (zero without pixel paths; the
+    trees path is fitted, not trained, so it has no loss of its own)."""
+    paths = {k: v for k, v in paths.items() if k != "trees"}
     if not paths:
         return target.new_zeros((), dtype=torch.float32)
     total = 0.0
