@@ -23,7 +23,7 @@ class FeatureBank:
     ``feats``: per tap ``(V, C, h, w)``; ``labels``: ``(V, H, W)`` long; ``image_of_view``:
     ``(V,)`` index of the support image each view came from; ``responses``: filter-bank
     responses ``(V, 45, H/2, W/2)`` of the pixel paths (None for a model without them);
-    ``tree_probs``: out-of-fold forest probabilities ``(V, 1 + N, H/2, W/2)`` of the trees path
+    ``tree_probs``: out-of-fold forest probabilities ``(V, 1 + N, H/4, W/4)`` of the trees path
     (:mod:`engine.learning.trees`; None without it).
     """
 

@@ -1,10 +1,11 @@
 """Fitting the trees pixel path (:mod:`engine.nn.trees`) on the painted support pixels.
 
-Extremely randomised trees (scikit-learn's ``ExtraTreesClassifier``, 32 trees of depth <= 12)
-on the filter-bank responses at the decoder's finest stride, up to ``PER_IMAGE`` painted pixels
-sampled per example (only painted ones: scribbles train it the way ilastik is trained).  On
-nuclei seed 1 (80 test images) 32 extra trees of depth 12 gave 71.4 against 71.5 for a 100-tree
-random forest, fitted in 0.8 s against 18 s on 2 cores.
+Extremely randomised trees (scikit-learn's ``ExtraTreesClassifier``, 16 trees of depth <= 12)
+on the filter-bank responses at the trees' stride (:func:`engine.nn.pixel.tree_inputs`), up to
+``PER_IMAGE`` painted pixels sampled per example (only painted ones: scribbles train it the
+way ilastik is trained).  Extra trees fit in a fraction of a random forest's time for about
+the same accuracy on the filter bank; fewer, shallower trees or a coarser stride cost
+accuracy (``benchmarks/results/trees-path-cost.md``).
 
 The trees' log-odds enter the model as they are (:class:`engine.nn.pixel.PixelPaths`): with
 the other paths at zero the model *is* the forest.  The other paths learn what the trees get
@@ -28,27 +29,42 @@ import torch
 
 from engine.io.labels import NOT_PAINTED
 from engine.nn.model import SegModel
+from engine.nn.pixel import tree_inputs
 
 from .features import FeatureBank
 
-N_TREES = 32
+N_TREES = 16
 MAX_DEPTH = 12
 PER_IMAGE = 20_000  # pixels sampled per example ...
 MAX_SAMPLES = 100_000  # ... and in all (many examples: refine on the folder, K = 10)
 MAX_FOLDS = 5  # out-of-fold trees: examples split into at most this many groups
 
 
-def sample_pixels(bank: FeatureBank, examples: int, rng: np.random.Generator,
-                  per_image: int = PER_IMAGE) -> list[tuple[np.ndarray, np.ndarray]]:
+def tree_labels(labels: torch.Tensor, num_outputs: int) -> torch.Tensor:
+    """``(V, H, W)`` view labels -> ``(V, h', w')`` at the trees' stride (the filter
+    responses' grid, then :func:`~engine.nn.pixel.tree_inputs`'s 2x2 blocks): the most frequent
+    value of each block, "not painted" included (such blocks are not sampled)."""
+    y = labels[:, ::2, ::2]
+    unpainted = y == NOT_PAINTED
+    y = torch.where(unpainted, torch.full_like(y, num_outputs), y)
+    onehot = torch.nn.functional.one_hot(y, num_outputs + 1).permute(0, 3, 1, 2).float()
+    best = torch.nn.functional.avg_pool2d(onehot, 2, ceil_mode=True).argmax(1)
+    return torch.where(best == num_outputs, torch.full_like(best, NOT_PAINTED), best)
+
+
+def sample_pixels(bank: FeatureBank, examples: int, num_outputs: int,
+                  rng: np.random.Generator, per_image: int = PER_IMAGE
+                  ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per example, ``(X (P, 45) float32, y (P,) int)``: up to ``per_image`` painted pixels of
     its training views (augmented like the network's: the trees learn the same invariances,
     and their out-of-fold probabilities on the views are as good as they are on new images),
-    at the filter bank's stride (labels sampled at each 2x2 block's top-left pixel)."""
+    at the trees' stride (:func:`engine.nn.pixel.tree_inputs`, :func:`tree_labels`)."""
     out = []
     for i in range(examples):
         views = torch.from_numpy(bank.views_of([i])).to(bank.responses.device)
-        r = bank.responses.index_select(0, views)
-        y = bank.labels.index_select(0, views)[:, ::2, ::2].reshape(-1).cpu().numpy()
+        r = tree_inputs(bank.responses.index_select(0, views))
+        y = tree_labels(bank.labels.index_select(0, views), num_outputs).reshape(-1)
+        y = y.cpu().numpy()
         feats = r.permute(0, 2, 3, 1).reshape(-1, r.shape[1])
         painted = np.flatnonzero(y != NOT_PAINTED)
         keep = np.sort(rng.choice(painted, size=min(per_image, painted.size), replace=False))
@@ -102,19 +118,20 @@ def fit_path(model: SegModel, bank: FeatureBank, examples: int, seed: int
     ensemble = model.pixel.trees
     rng = np.random.default_rng(seed)
     per_image = max(1_000, min(PER_IMAGE, MAX_SAMPLES // examples))
-    samples = sample_pixels(bank, examples, rng, per_image)
+    samples = sample_pixels(bank, examples, ensemble.num_outputs, rng, per_image)
     full = fit_trees(samples, ensemble.num_outputs, seed)
     groups = min(examples, MAX_FOLDS)
     left_out = [fit_trees([s for j, s in enumerate(samples) if j % groups != g],
                           ensemble.num_outputs, seed) for g in range(groups)] \
         if examples > 1 else [None]
     folds = [left_out[i % groups] for i in range(examples)]
-    probs = torch.empty(bank.responses.shape[0], ensemble.num_outputs,
-                        *bank.responses.shape[-2:], device=bank.responses.device)
+    inputs = tree_inputs(bank.responses)
+    probs = torch.empty(inputs.shape[0], ensemble.num_outputs, *inputs.shape[-2:],
+                        device=inputs.device)
     for i in range(examples):
         ensemble.set(*(folds[i] or full))  # one example: no fold to leave out
         views = torch.from_numpy(bank.views_of([i])).to(probs.device)
-        probs[views] = ensemble(bank.responses.index_select(0, views))
+        probs[views] = ensemble(inputs.index_select(0, views))
     ensemble.set(*full)
     bank.tree_probs = probs
     return folds

@@ -143,8 +143,8 @@ class SegModel(nn.Module):
         wanted = self.config.pixel_paths.split("+")
         out = {k: v for k, v in (("filters", filt), ("probe", probe)) if k in wanted}
         if self.pixel.trees is not None:
-            probs = tree_probs if tree_probs is not None else self.pixel.trees(responses)
-            out["trees"] = self.pixel.tree_logits(probs)
+            probs = tree_probs if tree_probs is not None else self.pixel.tree_probs(responses)
+            out["trees"] = self.pixel.tree_logits(probs, tuple(responses.shape[-2:]))
         return out
 
     def pixel_logits(self, responses: torch.Tensor | None, feats: list[torch.Tensor]

@@ -140,6 +140,16 @@ def tree_log_odds(probs: torch.Tensor) -> torch.Tensor:
     return logp[:, 1:] - logp[:, :1]
 
 
+def tree_inputs(responses: torch.Tensor) -> torch.Tensor:
+    """Filter responses at the trees' stride: twice the responses' (4 for Lite0), averaged.
+
+    Walking the trees costs per pixel and per tree; at stride 2 they took longer than the
+    rest of a prediction on a CPU.  A forest on nuclei lost nothing at stride 4; on cracks
+    (2-4 px wide) it did, but there the trees are the weakest path anyway
+    (``benchmarks/results/trees-path-cost.md``)."""
+    return F.avg_pool2d(responses.float(), 2, ceil_mode=True)
+
+
 def combine(paths: dict[str, torch.Tensor]) -> torch.Tensor | None:
     """Sum of the pixel paths' logits (what the decoder adds), or None without paths."""
     return sum(paths.values()) if paths else None  # type: ignore[return-value]
@@ -189,9 +199,14 @@ class PixelPaths(nn.Module):
         self.filter_mean.copy_(flat.mean(1).view_as(self.filter_mean))
         self.filter_std.copy_(flat.std(1).clamp(min=1e-4).view_as(self.filter_std))
 
-    def tree_logits(self, probs: torch.Tensor) -> torch.Tensor:
-        """``(B, 1 + N, h, w)`` forest probabilities -> ``(B, N, 2, h, w)`` logits."""
-        fg = tree_log_odds(probs)
+    def tree_probs(self, responses: torch.Tensor) -> torch.Tensor:
+        """The trees' class probabilities ``(B, 1 + N, h', w')`` at their stride."""
+        return self.trees(tree_inputs(responses))
+
+    def tree_logits(self, probs: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Forest probabilities at the trees' stride -> ``(B, N, 2, *size)`` logits at the
+        responses' ``size``."""
+        fg = F.interpolate(tree_log_odds(probs), size=size, mode="bilinear", align_corners=False)
         return torch.stack([torch.zeros_like(fg), fg], 2).to(self.mlp[0].weight.dtype)
 
     def forward(self, responses: torch.Tensor, feats: list[torch.Tensor]

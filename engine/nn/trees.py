@@ -85,13 +85,17 @@ class TreeEnsemble(nn.Module):
     def _walk(self, x: torch.Tensor) -> torch.Tensor:
         """``(P, F)`` -> ``(P, C)`` mean leaf fractions over the trees."""
         t, m = self.feature.shape
-        feature, threshold = self.feature.long(), self.threshold_bits.view(torch.float32)
+        p = x.shape[0]
+        # Responses feature-major and flat: pixel i's response f is at f * P + i (one take
+        # per level; a gather on the (T, P, F) expanded input was twice as slow).
+        flat = x.T.contiguous().view(-1)
+        offset = self.feature.long() * p
+        threshold = self.threshold_bits.view(torch.float32)
         children = self.child.long().view(t, 2 * m)
-        xs = x.unsqueeze(0).expand(t, -1, -1)
-        node = torch.zeros(t, x.shape[0], dtype=torch.long, device=x.device)
+        pixel = torch.arange(p, device=x.device)
+        node = torch.zeros(t, p, dtype=torch.long, device=x.device)
         for _ in range(self.depth):
-            f = feature.gather(1, node)
-            v = xs.gather(2, f.unsqueeze(-1)).squeeze(-1)
+            v = flat.take(offset.gather(1, node) + pixel)
             right = (v > threshold.gather(1, node)).long()
             node = children.gather(1, node * 2 + right)
         c = self.value.shape[-1]

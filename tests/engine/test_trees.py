@@ -8,9 +8,10 @@ import torch
 
 from engine.io.labels import NOT_PAINTED, ClassInfo
 from engine.learning.features import build_bank
-from engine.learning.trees import MAX_DEPTH, N_TREES, fit_path, fit_trees
+from engine.learning.trees import MAX_DEPTH, N_TREES, fit_path, fit_trees, tree_labels
 from engine.nn.model import HeadConfig, SegModel
 from engine.nn.modelfile import load_model, save_model
+from engine.nn.pixel import tree_inputs
 from engine.nn.trees import CHUNK, TreeEnsemble
 
 sklearn = pytest.importorskip("sklearn.ensemble")
@@ -49,9 +50,10 @@ def test_unfitted_ensemble_is_uniform_and_model_files_keep_the_trees(tmp_path):
     model = SegModel([ClassInfo(1, "a")], HeadConfig(pixel_paths="filters+probe+trees")).eval()
     x = torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8)
     resp = model.pixel_responses(x)
-    assert torch.equal(model.pixel.trees(resp), torch.full((1, 2, 32, 32), 0.5))
+    assert torch.equal(model.pixel.tree_probs(resp), torch.full((1, 2, 16, 16), 0.5))
+    inputs = tree_inputs(resp)
     samples = [(r.flatten(1).T.numpy(), (r[3].flatten() > r[3].median()).long().numpy())
-               for r in resp]
+               for r in inputs]
     model.pixel.trees.set(*fit_trees(samples, 2, seed=0))
     path = tmp_path / "m.safetensors"
     save_model(model, path)
@@ -59,7 +61,7 @@ def test_unfitted_ensemble_is_uniform_and_model_files_keep_the_trees(tmp_path):
     assert loaded.pixel.trees.depth == model.pixel.trees.depth > 0
     with torch.no_grad():
         assert torch.equal(loaded.student_logits(x), model.student_logits(x))
-        assert not torch.equal(loaded.pixel.trees(resp), torch.full((1, 2, 32, 32), 0.5))
+        assert not torch.equal(loaded.pixel.tree_probs(resp), torch.full((1, 2, 16, 16), 0.5))
 
 
 def test_training_views_see_out_of_fold_trees():
@@ -80,14 +82,14 @@ def test_training_views_see_out_of_fold_trees():
     for *_, bank in build_bank(model, images, masks, 96, 64, 6, rng, torch.device("cpu")):
         pass
     folds = fit_path(model, bank, 3, seed=0)
-    full = model.pixel.trees(bank.responses)
+    full = model.pixel.tree_probs(bank.responses)
     for i in range(3):
         views = torch.from_numpy(bank.views_of([i]))
         other = TreeEnsemble(2)
         other.set(*folds[i])
-        assert torch.equal(bank.tree_probs[views], other(bank.responses[views]))
+        assert torch.equal(bank.tree_probs[views], other(tree_inputs(bank.responses[views])))
         assert not torch.equal(bank.tree_probs[views], full[views])
-    fg = bank.labels[:, ::2, ::2] == 1
+    fg = tree_labels(bank.labels, 2) == 1
     assert bank.tree_probs[:, 1][fg].mean() > 0.8
     assert bank.tree_probs[:, 1][~fg].mean() < 0.2
 
@@ -117,3 +119,13 @@ def test_many_examples_share_at_most_five_left_out_forests(monkeypatch):
     folds = fit_path(model, bank, 7, seed=0)
     assert fitted == [7, 5, 5, 6, 6, 6]  # all, then groups {0,5} {1,6} {2} {3} {4} left out
     assert folds[0] is folds[5] and folds[1] is folds[6] and len({id(f) for f in folds}) == 5
+
+
+def test_tree_labels_take_the_most_frequent_value_of_each_block():
+    labels = torch.zeros(1, 8, 8, dtype=torch.long)
+    labels[0, :4, :4] = 1  # block (0, 0): class 1 on all 4 sampled pixels
+    labels[0, 0, 4] = 2  # block (0, 1): one of 4 sampled pixels is class 2: background wins
+    labels[0, 4:, 4:] = NOT_PAINTED  # block (1, 1): unpainted
+    labels[0, 4:, :4] = NOT_PAINTED
+    labels[0, 4, 0] = labels[0, 6, 0] = labels[0, 4, 2] = 2  # block (1, 0): 3 of 4 class 2
+    assert tree_labels(labels, 3).tolist() == [[[1, 0], [2, NOT_PAINTED]]]
