@@ -282,7 +282,7 @@ class ModelController(QObject):
             panel.set_progress(0, 0, item.message, item.message)
             self.session.job_progress(LEARN, item.message)
             return
-        phase = {"features": "Reading features", "train": "Training",
+        phase = {"features": "Reading features", "trees": "Fitting trees", "train": "Training",
                  "validate": "Checking (leave-one-out)",
                  "pseudo": "Predicting the folder"}.get(item.phase, item.phase)
         loss = "" if item.loss != item.loss else f"loss {item.loss:.3f}   "

@@ -48,7 +48,7 @@ def run_learn(gen, bar_desc: str = "learn"):
             bars["bar"] = progress_bar(p.total_steps, f"{bar_desc}: {p.phase}", "step")
         bar = bars["bar"]
         bar.total, bar.n = p.total_steps, p.step
-        if p.phase not in ("features", "pseudo"):
+        if p.phase not in ("features", "trees", "pseudo"):
             bar.set_postfix(loss=f"{p.loss:.3f}", refresh=False)
         bar.refresh()
 

@@ -106,7 +106,8 @@ def effective_config(cfg: LearnConfig, device: torch.device) -> LearnConfig:
 
 @dataclass(frozen=True)
 class LearnProgress:
-    """One progress record.  ``phase``: 'features', 'train', 'trained' or 'validate'.
+    """One progress record.  ``phase``: 'features', 'trees' (fitting the trees path),
+    'train', 'trained' or 'validate'.
 
     'trained' comes once, between training and the leave-one-out folds (only when those
     run): ``model`` is then the trained model (final weights, on the learning device;

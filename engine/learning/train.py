@@ -120,9 +120,7 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                            if k.startswith("pixel.filter_")})
     folds = None
     if model.pixel is not None and model.pixel.trees is not None:
-        yield LearnProgress("features", len(bank.image_of_view), len(bank.image_of_view),
-                            float("nan"), time.perf_counter() - t0, None, "fitting the trees")
-        folds = fit_path(model, bank, len(parts), cfg.seed)
+        folds = yield from fit_path(model, bank, len(parts), cfg.seed, t0)
     # Per training image (the halves when one example was split; else the supports, which
     # is the only case the leave-one-out estimate below runs in).
     present = _presence(part_masks, len(classes))

@@ -22,7 +22,8 @@ trusted the trees far less than they deserve on new images.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Generator, Sequence
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from engine.io.labels import NOT_PAINTED
 from engine.nn.model import SegModel
 from engine.nn.pixel import tree_inputs
 
+from .config import LearnProgress
 from .features import FeatureBank
 
 N_TREES = 16
@@ -106,11 +108,12 @@ def fit_trees(samples: Sequence[tuple[np.ndarray, np.ndarray]], num_outputs: int
             torch.from_numpy(value), depth)
 
 
-def fit_path(model: SegModel, bank: FeatureBank, examples: int, seed: int
-             ) -> list[tuple[torch.Tensor, ...] | None]:
+def fit_path(model: SegModel, bank: FeatureBank, examples: int, seed: int, t0: float
+             ) -> Generator[LearnProgress, None, list[tuple[torch.Tensor, ...] | None]]:
     """Fit the model's trees on all examples and set ``bank.tree_probs`` to out-of-fold
-    probabilities; returns per example the trees fitted without it (``[i]``; the
-    leave-one-out folds predict their held-out example with them).
+    probabilities.  Generator: yields progress after each fit (a cancel point; ``t0``: the
+    learner's start, for the elapsed time); returns per example the trees fitted without it
+    (``[i]``; the leave-one-out folds predict their held-out example with them).
 
     Up to :data:`MAX_FOLDS` examples each are left out (example i in group ``i % folds``):
     at most ``MAX_FOLDS + 1`` fits on at most :data:`MAX_SAMPLES` pixels, however many
@@ -119,12 +122,15 @@ def fit_path(model: SegModel, bank: FeatureBank, examples: int, seed: int
     rng = np.random.default_rng(seed)
     per_image = max(1_000, min(PER_IMAGE, MAX_SAMPLES // examples))
     samples = sample_pixels(bank, examples, ensemble.num_outputs, rng, per_image)
+    groups = min(examples, MAX_FOLDS) if examples > 1 else 0
     full = fit_trees(samples, ensemble.num_outputs, seed)
-    groups = min(examples, MAX_FOLDS)
-    left_out = [fit_trees([s for j, s in enumerate(samples) if j % groups != g],
-                          ensemble.num_outputs, seed) for g in range(groups)] \
-        if examples > 1 else [None]
-    folds = [left_out[i % groups] for i in range(examples)]
+    yield _fitted(1, groups + 1, t0)
+    left_out: list[tuple[torch.Tensor, ...] | None] = []
+    for g in range(groups):
+        left_out.append(fit_trees([s for j, s in enumerate(samples) if j % groups != g],
+                                  ensemble.num_outputs, seed))
+        yield _fitted(g + 2, groups + 1, t0)
+    folds = [left_out[i % groups] if groups else None for i in range(examples)]
     inputs = tree_inputs(bank.responses)
     probs = torch.empty(inputs.shape[0], ensemble.num_outputs, *inputs.shape[-2:],
                         device=inputs.device)
@@ -135,3 +141,8 @@ def fit_path(model: SegModel, bank: FeatureBank, examples: int, seed: int
     ensemble.set(*full)
     bank.tree_probs = probs
     return folds
+
+
+def _fitted(done: int, total: int, t0: float) -> LearnProgress:
+    return LearnProgress("trees", done, total, float("nan"), time.perf_counter() - t0, None,
+                         f"fitted the trees {done}/{total}")
