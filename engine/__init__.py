@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.3.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "read_image": "io.images", "read_mask": "io.images", "list_images": "io.images",

@@ -79,7 +79,11 @@ def fit_trees(samples: Sequence[tuple[np.ndarray, np.ndarray]], num_outputs: int
               ) -> tuple[torch.Tensor, ...] | None:
     """Fit the forest on the pooled samples; the tensors of :meth:`TreeEnsemble.set` (with
     the depth last), or None when the samples hold no pixel."""
-    from sklearn.ensemble import ExtraTreesClassifier
+    try:
+        from sklearn.ensemble import ExtraTreesClassifier
+    except ImportError:  # a test extra, not a run-time dependency (the path is optional)
+        raise ValueError("the trees pixel path needs scikit-learn: pip install scikit-learn"
+                         ) from None
 
     x = np.concatenate([s[0] for s in samples]).astype(np.float32)
     y = np.concatenate([s[1] for s in samples])

@@ -36,7 +36,10 @@ class HeadConfig:
     ``heads``: attention heads; ``attn_dropout``: dropout on attention probabilities.
     ``skip_convs``: decoder stages at strides 4/2, "separable" or "concat" (see ``engine.nn.head``).
     ``pixel_paths``: per-pixel experts whose logits add to the decoder's (``engine.nn.pixel``):
-    "filters+probe", "filters", "probe" or "none" (models from before engine 0.2).
+    "filters+probe", "filters", "probe" or "none" (models from before engine 0.2), or
+    "filters+probe+trees" (a forest on the filter bank too, ``engine.nn.trees``: measured on 25
+    draws and not the default, ``benchmarks/results/accuracy-k5-5seeds-trees.md``; the IoU
+    estimate's calibration was fitted without it).
     """
 
     backbone: str = "efficientnet_lite0"
@@ -46,7 +49,7 @@ class HeadConfig:
     heads: int = 8
     attn_dropout: float = 0.0
     skip_convs: str = "separable"
-    pixel_paths: str = "filters+probe+trees"
+    pixel_paths: str = "filters+probe"
 
 
 class SegModel(nn.Module):

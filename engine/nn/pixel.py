@@ -16,7 +16,8 @@ deep and filter features together was dominated by the deep channels, per the no
 - **probe** — a 1x1 conv per backbone tap group (the last tap of each), upsampled and summed:
   exactly a linear probe on the concatenated multi-scale taps (1x1 convs and bilinear
   upsampling commute), so the student can represent a probe;
-- **trees** (``"filters+probe+trees"``, the default since engine 0.3) — a forest of extremely
+- **trees** (``"filters+probe+trees"``, optional: on 25 draws it did not beat the model
+  without it, ``benchmarks/results/accuracy-k5-5seeds-trees.md``) — a forest of extremely
   randomised trees on the raw filter responses (:mod:`engine.nn.trees`): the MLP did not reach
   a forest on the same filters (nuclei 63-65 against 73.6), so the model holds one.  Its
   log-odds enter as they are (no weight: with the other paths at zero the model is the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -55,7 +57,7 @@ def test_class_missing_from_the_samples_gets_probability_zero():
     assert p[:, 2].max() == 0
 
 
-def test_unfitted_ensemble_is_uniform_and_model_files_keep_the_trees(tmp_path):
+def test_unfitted_ensemble_is_uniform_and_model_files_and_bf16_copies_keep_the_trees(tmp_path):
     model = SegModel([ClassInfo(1, "a")], HeadConfig(pixel_paths="filters+probe+trees")).eval()
     x = torch.randint(0, 256, (1, 3, 64, 64), dtype=torch.uint8)
     resp = model.pixel_responses(x)
@@ -64,6 +66,8 @@ def test_unfitted_ensemble_is_uniform_and_model_files_keep_the_trees(tmp_path):
     samples = [(r.flatten(1).T.numpy(), (r[3].flatten() > r[3].median()).long().numpy())
                for r in inputs]
     model.pixel.trees.set(*fit_trees(samples, 2, seed=0))
+    low = copy.deepcopy(model).to(dtype=torch.bfloat16)  # what the GPU predictor runs
+    assert torch.equal(low.pixel.trees.threshold_bits, model.pixel.trees.threshold_bits)
     path = tmp_path / "m.safetensors"
     save_model(model, path)
     loaded = load_model(path)
@@ -138,3 +142,35 @@ def test_tree_labels_take_the_most_frequent_value_of_each_block():
     labels[0, 4:, :4] = NOT_PAINTED
     labels[0, 4, 0] = labels[0, 6, 0] = labels[0, 4, 2] = 2  # block (1, 0): 3 of 4 class 2
     assert tree_labels(labels, 3).tolist() == [[[1, 0], [2, NOT_PAINTED]]]
+
+
+def test_learning_with_the_trees_path_end_to_end(tmp_path):
+    """learn() fits the trees (progress in a 'trees' phase), the leave-one-out folds run, and
+    the saved model predicts the same after loading."""
+    from engine.infer.predict import Predictor
+    from engine.learning.train import LearnConfig, learn
+
+    rng = np.random.default_rng(0)
+    images, masks = [], []
+    for i in range(3):
+        im = rng.integers(40, 80, (96, 128, 3), dtype=np.uint8)
+        yy, xx = np.mgrid[:96, :128]
+        disc = (yy - 40 - 8 * i) ** 2 + (xx - 60) ** 2 < 300
+        im[disc] = rng.integers(180, 220, (int(disc.sum()), 3), dtype=np.uint8)
+        images.append(im)
+        masks.append(disc.astype(np.uint8))
+    cfg = LearnConfig(max_steps=12, min_steps=12, loo_steps=3, input_size=128, crop=96,
+                      total_views=8, head=HeadConfig(pixel_paths="filters+probe+trees"))
+    gen, phases = learn(images, masks, config=cfg), []
+    try:
+        while True:
+            phases.append(next(gen).phase)
+    except StopIteration as end:
+        model = end.value
+    assert phases.count("trees") == 4 and model.pixel.trees.fitted  # 1 + 3 left-out fits
+    assert model.metadata["loo_miou"] is not None
+    path = tmp_path / "m.safetensors"
+    save_model(model, path)
+    a = Predictor(model, "cpu").predict(images[0]).labels
+    b = Predictor(load_model(path), "cpu").predict(images[0]).labels
+    assert np.array_equal(a, b) and (a == masks[0]).mean() > 0.9
