@@ -133,6 +133,7 @@ def main() -> None:
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4])
     ap.add_argument("--max-test", type=int, default=None, help="test on a seeded subset")
     ap.add_argument("--learn", default="{}", help="JSON overrides of LearnConfig")
+    ap.add_argument("--head", default="{}", help="JSON overrides of HeadConfig")
     ap.add_argument("--no-forest", action="store_true")
     ap.add_argument("--corrected", action="store_true",
                     help="also: half the strokes, learn, the rest where that model is wrong")
@@ -141,6 +142,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "effort.md")
     args = ap.parse_args()
     cfg = replace(LearnConfig(loo_steps=0), **json.loads(args.learn))
+    cfg = replace(cfg, head=replace(cfg.head, **json.loads(args.head)))
     if args.quick:
         from engine.io.resources import demo_dir
 
@@ -196,6 +198,7 @@ def main() -> None:
               f"test images per draw; K = {args.shots}; mean ± sd (worst draw); "
               f"N strokes per support image (ceil(N/2) on the class, the rest, at least one, on "
               f"the background); learn {json.dumps(json.loads(args.learn))}; "
+              f"head {json.dumps(json.loads(args.head))}; "
               f"{torch.get_num_threads()} CPU threads ({time.strftime('%Y-%m-%d')}).\n")
     write_result(args.out, text)
 
