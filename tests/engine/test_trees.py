@@ -15,17 +15,9 @@ from engine.nn.model import HeadConfig, SegModel
 from engine.nn.modelfile import load_model, save_model
 from engine.nn.pixel import tree_inputs
 from engine.nn.trees import CHUNK, TreeEnsemble
+from engine.run import drive
 
 sklearn = pytest.importorskip("sklearn.ensemble")
-
-
-def _run(gen):
-    """Exhaust a generator; its return value."""
-    try:
-        while True:
-            next(gen)
-    except StopIteration as end:
-        return end.value
 
 
 def _samples(seed: int, n: int = 600, classes: int = 2):
@@ -94,7 +86,7 @@ def test_training_views_see_out_of_fold_trees():
     bank = None
     for *_, bank in build_bank(model, images, masks, 96, 64, 6, rng, torch.device("cpu")):
         pass
-    folds = _run(fit_path(model, bank, 3, seed=0, t0=0.0))
+    folds = drive(fit_path(model, bank, 3, seed=0, t0=0.0))
     full = model.pixel.tree_probs(bank.responses)
     for i in range(3):
         views = torch.from_numpy(bank.views_of([i]))
@@ -129,7 +121,7 @@ def test_many_examples_share_at_most_five_left_out_forests(monkeypatch):
     bank = None
     for *_, bank in build_bank(model, images, masks, 64, 64, 28, rng, torch.device("cpu")):
         pass
-    folds = _run(fit_path(model, bank, 7, seed=0, t0=0.0))
+    folds = drive(fit_path(model, bank, 7, seed=0, t0=0.0))
     assert fitted == [7, 5, 5, 6, 6, 6]  # all, then groups {0,5} {1,6} {2} {3} {4} left out
     assert folds[0] is folds[5] and folds[1] is folds[6] and len({id(f) for f in folds}) == 5
 
@@ -161,12 +153,8 @@ def test_learning_with_the_trees_path_end_to_end(tmp_path):
         masks.append(disc.astype(np.uint8))
     cfg = LearnConfig(max_steps=12, min_steps=12, loo_steps=3, input_size=128, crop=96,
                       total_views=8, head=HeadConfig(pixel_paths="filters+probe+trees"))
-    gen, phases = learn(images, masks, config=cfg), []
-    try:
-        while True:
-            phases.append(next(gen).phase)
-    except StopIteration as end:
-        model = end.value
+    phases = []
+    model = drive(learn(images, masks, config=cfg), lambda p: phases.append(p.phase))
     assert phases.count("trees") == 4 and model.pixel.trees.fitted  # 1 + 3 left-out fits
     assert model.metadata["loo_miou"] is not None
     path = tmp_path / "m.safetensors"
