@@ -24,8 +24,9 @@ deep and filter features together was dominated by the deep channels, per the no
   forest); the learner feeds the training views out-of-fold trees, so the other paths learn
   what the trees get wrong on images they did not see (:mod:`engine.learning.trees`).
 
-All are at the decoder's finest stride (2 for Lite0), where the filter responses are
-computed (a scale pyramid, see :class:`FilterBank`).  The trained paths' last layers start at
+All give logits at the decoder's finest stride (2 for Lite0), where the filter responses are
+computed (a scale pyramid, see :class:`FilterBank`; the trees walk them at stride 4 and their
+log-odds are upsampled, see :func:`tree_inputs`).  The trained paths' last layers start at
 zero and unfitted trees add 0, so a fresh model predicts what the decoder alone predicts; the
 learner adds an auxiliary loss on each trained path alone (``LearnConfig.aux_weight``) so
 each is a classifier in its own right.
