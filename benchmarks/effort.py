@@ -50,8 +50,10 @@ from engine.learning.train import LearnConfig
 
 
 def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: LearnConfig,
-             max_test: int | None, forest: bool = True, corrected: bool = False) -> dict:
-    """One draw: the complete-mask student, then per N the scribble student and forest."""
+             max_test: int | None, forest: bool = True, corrected: bool = False,
+             complete: bool = True) -> dict:
+    """One draw: the complete-mask student (nan when ``complete`` is off), then per N the
+    scribble student and forest."""
     images, masks = load_dataset(root, name)
     idx = draw_supports(masks, k, seed)
     test = test_indices(len(images), idx, max_test, seed)
@@ -62,7 +64,8 @@ def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: 
         p = Predictor(run_learn(sup_images, ms, cfg), cfg.device)
         return folder_iou(lambda im: p.predict(im).labels, images, masks, test)
 
-    row: dict = {"seed": seed, "complete": student(sup_masks), "n_test": len(test)}
+    row: dict = {"seed": seed, "complete": student(sup_masks) if complete else float("nan"),
+                 "n_test": len(test)}
     for n in strokes:
         rng = np.random.default_rng(10_000 * seed + n)
         scr = [scribble(m, n, rng) for m in sup_masks]
@@ -98,7 +101,21 @@ def corrected_student(sup_images, sup_masks, n: int, seed: int, cfg: LearnConfig
 def _fmt(values: list[float]) -> str:
     """Mean ± sd (worst draw) over several draws; one draw as itself."""
     clean = [v for v in values if not np.isnan(v)]
+    if not clean:
+        return "–"
     return mean_sd(clean) if len(clean) < 2 else f"{mean_sd(clean)} ({worst(clean)})"
+
+
+def _gap(complete: list[float], other: list[float]) -> str:
+    """Mean of ``complete - other`` over the draws that have both; "–" when none has."""
+    pairs = [c - o for c, o in zip(complete, other) if not (np.isnan(c) or np.isnan(o))]
+    return f"{statistics.mean(pairs):+.1f}" if pairs else "–"
+
+
+def _won(student: list[float], forest: list[float]) -> str:
+    """Draws where the student is at least the forest, out of those with both figures."""
+    pairs = [(s, f) for s, f in zip(student, forest) if not (np.isnan(s) or np.isnan(f))]
+    return f"{sum(s >= f for s, f in pairs)}/{len(pairs)}" if pairs else "–"
 
 
 def selection_times() -> list[list[str]]:
@@ -135,6 +152,8 @@ def main() -> None:
     ap.add_argument("--learn", default="{}", help="JSON overrides of LearnConfig")
     ap.add_argument("--head", default="{}", help="JSON overrides of HeadConfig")
     ap.add_argument("--no-forest", action="store_true")
+    ap.add_argument("--no-complete", action="store_true",
+                    help="skip the complete-mask student (its column then shows nan)")
     ap.add_argument("--corrected", action="store_true",
                     help="also: half the strokes, learn, the rest where that model is wrong")
     ap.add_argument("--quick", action="store_true",
@@ -159,7 +178,7 @@ def main() -> None:
         runs = []
         for seed in args.seeds:
             r = evaluate(args.data, name, args.shots, seed, args.strokes, cfg, args.max_test,
-                         not args.no_forest, args.corrected)
+                         not args.no_forest, args.corrected, not args.no_complete)
             runs.append(r)
             cells = [name, str(seed), f"{r['complete']:.1f}"]
             for n in args.strokes:
@@ -176,13 +195,11 @@ def main() -> None:
             cells += [_fmt([r[f"painted{n}"] for r in runs]),
                       _fmt([r[f"student{n}"] for r in runs]),
                       _fmt([r[f"forest{n}"] for r in runs])]
-            gap = [r["complete"] - r[f"student{n}"] for r in runs]
-            won = sum(r[f"student{n}"] >= r[f"forest{n}"] for r in runs)
-            cells += [f"{statistics.mean(gap):+.1f}", f"{won}/{len(runs)}"]
+            cells += [_gap([r["complete"] for r in runs], [r[f"student{n}"] for r in runs]),
+                      _won([r[f"student{n}"] for r in runs], [r[f"forest{n}"] for r in runs])]
             if args.corrected:
                 fixed = [r[f"corrected{n}"] for r in runs]
-                gap_fixed = statistics.mean(r["complete"] - v for r, v in zip(runs, fixed))
-                cells += [_fmt(fixed), f"{gap_fixed:+.1f}"]
+                cells += [_fmt(fixed), _gap([r["complete"] for r in runs], fixed)]
         summary.append(cells)
     sum_header = ["dataset", "draws", "complete masks"]
     for n in args.strokes:
