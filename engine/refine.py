@@ -109,8 +109,11 @@ def refine(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.nda
         raise ValueError("no unlabelled image was predicted confidently enough to learn from")
     del predictor
     all_images, all_masks = [*images, *extra_images], [*masks, *extra_masks]
+    # No stroke pasting (engine.learning.paste): pseudo-labels are not strokes.  Their class
+    # regions are whole predicted objects, with confident background up to a thin band
+    # around them; pasting was measured on scribbles only.
     cfg = replace(config, max_steps=settings.steps, min_steps=settings.steps, loo_steps=0,
-                  total_views=4 * len(all_images), time_budget_s=None,
+                  total_views=4 * len(all_images), time_budget_s=None, paste=0.0,
                   gpu=None if config.gpu is None else replace(
                       config.gpu, max_steps=settings.steps, loo_steps=0,
                       total_views=4 * len(all_images), time_budget_s=None))

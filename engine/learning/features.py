@@ -14,6 +14,7 @@ from engine.io.resize import pad_to_multiple, resize_image, resize_mask, working
 from engine.nn.model import SegModel
 
 from .augment import augmented_view, plain_view
+from .paste import is_pasteable, paste_strokes, stroke_pieces
 
 
 @dataclass
@@ -61,26 +62,33 @@ def views_per_image(k: int, total: int) -> int:
 def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                long_side: int, crop: int, total_views: int, rng: np.random.Generator,
                device: torch.device, chunk: int = 8, fg_bias: float = 0.5,
-               long_sides: Sequence[int] | None = None
+               long_sides: Sequence[int] | None = None, paste: float = 0.0
                ) -> Iterator[tuple[int, int, FeatureBank | None]]:
     """Compute the features of all views; yields ``(done, total, bank or None)``.
 
     View 0 of each image is un-augmented; the others are random (see ``augmented_view``;
     ``fg_bias``: the chance that a view is centred on a foreground pixel).  ``long_sides``:
     per image, the long side to resize it to (default ``long_side`` for all; images that
-    are already at working scale pass their own long side).
+    are already at working scale pass their own long side).  ``paste``: the chance that an
+    augmented view of a scribbled example gets class strokes pasted onto its background
+    strokes first (:mod:`engine.learning.paste`; complete masks never do).
     The last yield carries the finished bank.
     """
     n_views = views_per_image(len(images), total_views)
     sides = list(long_sides) if long_sides is not None else [long_side] * len(images)
     work = [to_working(im, m, side) for im, m, side in zip(images, masks, sides)]
     jobs = [(i, v) for i in range(len(images)) for v in range(n_views)]
+    # Each example's views get its own strokes: the leave-one-out folds, which train on
+    # the other examples' views, then never see a held-out example's pixels.
+    pieces = [stroke_pieces(im, m) if paste > 0 and is_pasteable(m) else [] for im, m in work]
     feats: list[list[torch.Tensor]] = []
     labels, owners, responses, views = [], [], [], []
     for start in range(0, len(jobs), chunk):
         batch_img = []
         for i, v in jobs[start:start + chunk]:
             im, m = work[i]
+            if v > 0 and pieces[i] and rng.random() < paste:
+                im, m = paste_strokes(im, m, pieces[i], rng)
             img, lab = plain_view(im, m, crop) if v == 0 else augmented_view(
                 im, m, crop, rng, fg_bias=fg_bias)
             batch_img.append(img)
