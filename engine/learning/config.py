@@ -62,8 +62,9 @@ class LearnConfig:
         logits, only when some example has unpainted pixels (scribbles); complete masks never use
         it.
     paste : chance that an augmented view of a scribbled example gets some of its class strokes
-        pasted onto its background strokes (:mod:`engine.learning.paste`): the only painted
-        evidence of background right next to the class.  Complete masks are never pasted into.
+        pasted onto its background strokes (:mod:`engine.learning.paste`).  Off: on the 15
+        scribbled draws not used to design it, it changed nothing on average
+        (``benchmarks/results/effort-k5-n10-paste.md``).  Complete masks are never pasted into.
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
@@ -90,7 +91,7 @@ class LearnConfig:
     dice_weight: float = 0.5
     aux_weight: float = 0.5
     affinity_weight: float = 1.0
-    paste: float = 1.0
+    paste: float = 0.0
     loo_steps: int = 40
     loo_batch: int = 4
     seed: int = 0
