@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
+from conftest import FAST, run
 from synthetic import make_set
 from test_sparse import scribbles
 
 from engine.io.labels import NOT_PAINTED, ClassInfo
 from engine.learning.features import build_bank
 from engine.learning.paste import MAX_PASTES, paste_strokes, stroke_pieces
+from engine.learning.train import learn
 from engine.nn.model import SegModel
 
 
@@ -91,3 +95,23 @@ def _touching(labels: torch.Tensor) -> int:
     """Painted background pixels next to (8-neighbourhood) a class pixel, over all views."""
     cls = torch.nn.functional.max_pool2d((labels == 1).float()[:, None], 3, 1, 1)[:, 0] > 0
     return int((cls & (labels == 0)).sum())
+
+
+def _weights(images, masks, paste: float) -> dict:
+    cfg = replace(FAST, max_steps=3, total_views=8, paste=paste)
+    _, model = run(learn(images, masks, [ClassInfo(1, "disc")], cfg))
+    return model.trainable_state()
+
+
+def test_learn_pastes_scribbles_only_when_asked() -> None:
+    """``LearnConfig.paste`` reaches the views: same seed, other model for scribbles; the
+    very same model for complete masks."""
+    images, masks = make_set(2, 3)
+    rng = np.random.default_rng(4)
+    sparse = [scribbles(m, rng, strokes=6) for m in masks]
+
+    def same(a: dict, b: dict) -> bool:
+        return all(torch.equal(a[k], b[k]) for k in a)
+
+    assert same(_weights(images, masks, 0.0), _weights(images, masks, 1.0))
+    assert not same(_weights(images, sparse, 0.0), _weights(images, sparse, 1.0))
