@@ -113,7 +113,8 @@ class AutoLabel(QObject):
             examples = info.get("num_support")
             reason = no_estimate_reason(bool(info.get("refined")), self._flip_average,
                                         examples if isinstance(examples, int) else None,
-                                        live=bool(info.get("live")))
+                                        live=bool(info.get("live")),
+                                        scribbled=bool(info.get("scribbled_examples")))
             update = ({"expected_iou": None, "expected_images": None, "no_estimate": reason}
                       if reason else {"expected_iou": round(expected.mean(), 4),
                                       "expected_images": expected.images, "no_estimate": None})

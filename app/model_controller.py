@@ -301,6 +301,7 @@ class ModelController(QObject):
                 "loo_per_support": meta.get("loo_per_support"),
                 "support_files": meta.get("support_files"),
                 "num_support": meta.get("num_support"),
+                "scribbled_examples": meta.get("scribbled_examples"),
                 "device": str(meta.get("train_device") or meta.get("device") or ""),
                 "refined": bool(meta.get("refine"))}
         if self._use_model(result.path, info):

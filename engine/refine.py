@@ -131,4 +131,5 @@ def refine(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.nda
     return refined
 
 
-_EXAMPLE_KEYS = ("support_hashes", "num_support", "support_files", "reference_long_side")
+_EXAMPLE_KEYS = ("support_hashes", "num_support", "support_files", "reference_long_side",
+                 "scribbled_examples")

@@ -68,7 +68,8 @@ def cmd_label(args: argparse.Namespace) -> int:
             meta = getattr(predictor.model, "metadata", {})
             examples = meta.get("num_support")
             reason = no_estimate_reason(bool(meta.get("refine")), args.flip_average,
-                                        int(examples) if examples is not None else None)
+                                        int(examples) if examples is not None else None,
+                                        scribbled=bool(meta.get("scribbled_examples")))
             print(describe_folder_estimate(expected, reason), file=sys.stderr)
     if args.fmt != "png":
         if shard is not None:

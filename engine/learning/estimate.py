@@ -19,8 +19,8 @@ So the shown estimate is the calibrated self estimate ± :data:`HALF_WIDTH`, onc
 labelled; before that, only the held-out figure, with no verdict.  The verdict is worded from
 the range, so it never claims "good" for a range that reaches "weak".  The line was fitted on
 full runs from 5 examples with plain predictions; labels it does not fit (flip-averaged, from
-fewer examples, from a Live round or a refined model: see the results file) get no range but
-the reason (:func:`no_estimate_reason`).
+fewer examples, from scribbles, from a Live round or a refined model: see the results file)
+get no range but the reason (:func:`no_estimate_reason`).
 """
 
 from __future__ import annotations
@@ -100,12 +100,17 @@ FEW_EXAMPLES = (f"the estimate is calibrated on models learned from {MIN_EXAMPLE
 LIVE = ("a Live model learns in short rounds, and the estimate is calibrated on full runs: "
         "press Learn class for one")
 
+SCRIBBLED = ("the estimate is calibrated on models learned from completely painted examples; "
+             "one learned from scribbles is sure of the band it adds around the objects, which "
+             "nobody painted: look at a few predictions")
+
 
 def no_estimate_reason(refined: bool, flip_average: bool,
-                       examples: int | None = None, live: bool = False) -> str | None:
+                       examples: int | None = None, live: bool = False,
+                       scribbled: bool = False) -> str | None:
     """Why labels made this way get no folder estimate (None: they get one); ``examples``:
     how many examples the model learned from (None: unknown, an older model file); ``live``:
-    a Live round's model."""
+    a Live round's model; ``scribbled``: some example had unpainted pixels."""
     if refined:
         return REFINED
     if live:
@@ -114,6 +119,8 @@ def no_estimate_reason(refined: bool, flip_average: bool,
         return FLIP_AVERAGED
     if examples is not None and examples < MIN_EXAMPLES:
         return FEW_EXAMPLES
+    if scribbled:
+        return SCRIBBLED
     return None
 
 

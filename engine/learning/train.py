@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from engine import __version__
-from engine.io.labels import ClassInfo, class_pixels, default_classes, num_classes
+from engine.io.labels import ClassInfo, class_pixels, default_classes, is_sparse, num_classes
 from engine.nn.device import choose_device, describe
 from engine.nn.model import SegModel
 
@@ -212,6 +212,7 @@ def _metadata(cfg: LearnConfig, classes, images, masks, steps: int, elapsed: flo
         "train_device": str(device),
         "support_hashes": [_hash_pair(im, m) for im, m in zip(images, masks)],
         "num_support": len(images),
+        "scribbled_examples": sum(is_sparse(m) for m in masks),
         **loo,
     }
 

@@ -288,6 +288,25 @@ def test_a_model_from_two_examples_gets_no_folder_estimate(qtbot: QtBot,
     assert "No estimate over the folder" in text and "paint more examples" in text
 
 
+def test_a_model_from_scribbles_gets_no_folder_estimate(qtbot: QtBot,
+                                                        window: MainWindow) -> None:
+    def learn_from_scribbles(request: Any) -> Iterator[Any]:
+        result = yield from fake_learn(request)
+        result.model.metadata["num_support"] = 5
+        result.model.metadata["scribbled_examples"] = 5
+        return result
+
+    use_workers(window, learn=learn_from_scribbles)
+    paint_two(window)
+    learn_now(qtbot, window)
+    with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000):
+        window.actions_.auto_label.trigger()
+    project = window.project
+    assert project is not None and project.model_info.get("expected_iou") is None
+    text = window.job_panel.model_label.text()
+    assert "No estimate over the folder" in text and "learned from scribbles" in text
+
+
 def test_cancel_auto_label(qtbot: QtBot, window: MainWindow,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     paint_two(window)

@@ -16,6 +16,7 @@ from engine.learning.estimate import (
     HALF_WIDTH,
     LIVE,
     REFINED,
+    SCRIBBLED,
     Estimate,
     coverage,
     folder_estimate,
@@ -97,6 +98,8 @@ def test_cli_describes_the_folder_estimate_or_says_why_there_is_none():
     assert no_estimate_reason(False, False, examples=5) is None
     assert no_estimate_reason(False, False, examples=None) is None  # older model files
     assert no_estimate_reason(False, False, live=True) == LIVE
+    assert no_estimate_reason(False, False, examples=5, scribbled=True) == SCRIBBLED
+    assert no_estimate_reason(False, False, examples=3, scribbled=True) == FEW_EXAMPLES
     text = describe_folder_estimate(acc, FLIP_AVERAGED)
     assert text.startswith("estimated IoU: none") and "flip" in text and " %" not in text
 

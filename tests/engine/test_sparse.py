@@ -143,9 +143,10 @@ def test_ignore_value_reads_scribble_masks() -> None:
 
 
 def test_cli_learn_with_ignore_value(tmp_path: Path) -> None:
-    """`distillfss learn --ignore-value 128` on 0 / 255 / 128 scribble masks."""
+    """`distillfss learn --ignore-value 128` on 0 / 255 / 128 scribble masks; labelling with
+    the model gives no folder range, and says why (it is calibrated on complete masks)."""
     rng = np.random.default_rng(6)
-    images, masks = make_set(1, 3)
+    images, masks = make_set(1, 5)
     (tmp_path / "im").mkdir()
     (tmp_path / "mk").mkdir()
     for i, (im, m) in enumerate(zip(images, masks)):
@@ -155,13 +156,20 @@ def test_cli_learn_with_ignore_value(tmp_path: Path) -> None:
         Image.fromarray(raw).save(tmp_path / "mk" / f"{i}.png")
     out = tmp_path / "m.distillfss"
     proc = subprocess.run([sys.executable, "-m", "engine.cli", "learn", "--images",
-                           str(tmp_path / "im"), "--masks", str(tmp_path / "mk"), "--shots", "3",
+                           str(tmp_path / "im"), "--masks", str(tmp_path / "mk"), "--shots", "5",
                            "--out", str(out), "--max-steps", "5", "--no-loo", "--input-size",
                            "128", "--ignore-value", "128"],
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert "3 with unpainted pixels" in proc.stderr
+    assert "5 with unpainted pixels" in proc.stderr
     from engine.nn.modelfile import load_model
 
     model = load_model(out)
     assert [c.id for c in model.classes] == [1]
+    assert model.metadata["scribbled_examples"] == 5
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "label", "--model", str(out),
+                           "--input", str(tmp_path / "im"), "--output", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "learned from scribbles" in proc.stderr
+    assert len(list((tmp_path / "out").glob("*.png"))) == 5
