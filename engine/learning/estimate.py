@@ -19,8 +19,9 @@ So the shown estimate is the calibrated self estimate ± :data:`HALF_WIDTH`, onc
 labelled; before that, only the held-out figure, with no verdict.  The verdict is worded from
 the range, so it never claims "good" for a range that reaches "weak".  The line was fitted on
 full runs from 5 examples with plain predictions; labels it does not fit (flip-averaged, from
-fewer examples, from scribbles, from a Live round or a refined model: see the results file)
-get no range but the reason (:func:`no_estimate_reason`).
+fewer examples, from scribbles, from a Live round or a refined model: see the results files;
+for scribbles ``benchmarks/results/scribble-halo.md``) get no range but the reason
+(:func:`no_estimate_reason`).
 """
 
 from __future__ import annotations
