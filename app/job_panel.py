@@ -112,12 +112,13 @@ class JobPanel(QWidget):
                   per_support: list[float | None] | None = None,
                   support_names: list[str] | None = None, estimating: bool = False,
                   note: str | None = None, estimate: Estimate | None = None,
-                  no_estimate: str | None = None) -> None:
+                  no_estimate: str | None = None, scribbled: bool = False) -> None:
         """Show the active model: the estimated IoU range over the folder it labelled
         (``estimate``, once auto-labelled) with a verdict worded from the whole range, the
         held-out (leave-one-out) check and which examples the others do not cover
         (``estimating``: the model is in use, the check still runs; ``note``: shown instead
-        when there is no check; ``no_estimate``: why the folder's labels get no estimate)."""
+        when there is no check; ``no_estimate``: why the folder's labels get no estimate;
+        ``scribbled``: some example is scribbles, so the check scores painted pixels only)."""
         lines = [f"<b>Model</b> {name}"]
         if estimate is not None:
             lines.append(f"Estimated IoU on the {estimate.images} images it labelled: "
@@ -129,7 +130,8 @@ class JobPanel(QWidget):
             self.model_label.setText("<br>".join(lines))
             return
         if miou is not None:
-            lines.append(f"Held-out check on your examples: <b>{miou * 100:.0f} %</b>")
+            lines.append(f"Held-out check on your examples: <b>{miou * 100:.0f} %</b>"
+                         + (" (on the pixels you painted)" if scribbled else ""))
             if len(per_class) > 1:
                 lines.append(", ".join(f"{k} {v * 100:.0f} %" for k, v in per_class.items()))
         elif estimate is None:

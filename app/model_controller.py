@@ -366,7 +366,8 @@ class ModelController(QObject):
         self.views.job_panel.set_model(
             name, miou_f, per, per_support, names, estimating=estimating,
             note=("The leave-one-out check was cancelled: learn again to get it.")
-            if cut_off else None, estimate=estimate, no_estimate=no_estimate)
+            if cut_off else None, estimate=estimate, no_estimate=no_estimate,
+            scribbled=bool(info.get("scribbled_examples")))
         shown = (f"   IoU about {range_text(estimate)}" if estimate is not None else
                  f"   held-out check {miou_f * 100:.0f} %" if miou_f is not None else "")
         self.views.model_status.setText(f"Model {name}{shown}")

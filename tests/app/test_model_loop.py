@@ -305,6 +305,7 @@ def test_a_model_from_scribbles_gets_no_folder_estimate(qtbot: QtBot,
     assert project is not None and project.model_info.get("expected_iou") is None
     text = window.job_panel.model_label.text()
     assert "No estimate over the folder" in text and "learned from scribbles" in text
+    assert "(on the pixels you painted)" in text  # the held-out check scores only those
 
 
 def test_cancel_auto_label(qtbot: QtBot, window: MainWindow,
