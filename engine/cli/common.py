@@ -67,7 +67,8 @@ def describe_loo(meta: dict) -> str:
         return "held-out check: not available (needs at least 2 support images)"
     per = ", ".join(f"{k} {v * 100:.1f}" for k, v in meta.get("loo_iou", {}).items()
                     if v is not None)
-    lines = [f"held-out check (leave-one-out IoU): {miou * 100:.1f} ({per})"]
+    painted = " on the pixels you painted" if meta.get("scribbled_examples") else ""
+    lines = [f"held-out check (leave-one-out IoU{painted}): {miou * 100:.1f} ({per})"]
     cover = coverage(meta.get("loo_per_support"), meta.get("support_files"))
     if cover:
         lines.append(f"  {cover}")

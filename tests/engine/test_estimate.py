@@ -123,6 +123,9 @@ def test_cli_held_out_line_lists_uncovered_examples_and_gives_no_verdict():
     assert not any(w in text for w in ("Weak", "Good", "Mixed", "Excellent"))
     old = describe_loo({"loo_miou": 0.31, "loo_iou": {"nucleus": 0.31}})  # older model files
     assert "31.0" in old and "examples are predicted" not in old
+    assert "painted" not in old
+    scribbled = describe_loo({**meta, "scribbled_examples": 5})  # scores painted pixels only
+    assert "leave-one-out IoU on the pixels you painted): 31.0" in scribbled
 
 
 def test_estimate_benchmark_quick_mode(tmp_path):
