@@ -270,40 +270,33 @@ def test_auto_label_shows_the_folder_estimate_and_a_new_model_drops_it(
     assert "Estimated IoU" not in window.job_panel.model_label.text()
 
 
-def test_a_model_from_two_examples_gets_no_folder_estimate(qtbot: QtBot,
-                                                           window: MainWindow) -> None:
-    def learn_from_two(request: Any) -> Iterator[Any]:
+def _text_without_folder_estimate(qtbot: QtBot, window: MainWindow, **metadata: Any) -> str:
+    """Learn a model whose metadata gets ``metadata``, auto-label with it, check that it got
+    no folder estimate; the model panel's text."""
+    def learn_with(request: Any) -> Iterator[Any]:
         result = yield from fake_learn(request)
-        result.model.metadata["num_support"] = 2
+        result.model.metadata.update(metadata)
         return result
 
-    use_workers(window, learn=learn_from_two)
+    use_workers(window, learn=learn_with)
     paint_two(window)
     learn_now(qtbot, window)
     with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000):
         window.actions_.auto_label.trigger()
     project = window.project
     assert project is not None and project.model_info.get("expected_iou") is None
-    text = window.job_panel.model_label.text()
+    return window.job_panel.model_label.text()
+
+
+def test_a_model_from_two_examples_gets_no_folder_estimate(qtbot: QtBot,
+                                                           window: MainWindow) -> None:
+    text = _text_without_folder_estimate(qtbot, window, num_support=2)
     assert "No estimate over the folder" in text and "paint more examples" in text
 
 
 def test_a_model_from_scribbles_gets_no_folder_estimate(qtbot: QtBot,
                                                         window: MainWindow) -> None:
-    def learn_from_scribbles(request: Any) -> Iterator[Any]:
-        result = yield from fake_learn(request)
-        result.model.metadata["num_support"] = 5
-        result.model.metadata["scribbled_examples"] = 5
-        return result
-
-    use_workers(window, learn=learn_from_scribbles)
-    paint_two(window)
-    learn_now(qtbot, window)
-    with qtbot.waitSignal(window.model_controller.labelled, timeout=10_000):
-        window.actions_.auto_label.trigger()
-    project = window.project
-    assert project is not None and project.model_info.get("expected_iou") is None
-    text = window.job_panel.model_label.text()
+    text = _text_without_folder_estimate(qtbot, window, num_support=5, scribbled_examples=5)
     assert "No estimate over the folder" in text and "learned from scribbles" in text
     assert "(on the pixels you painted)" in text  # the held-out check scores only those
 
