@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from engine.io.labels import NOT_PAINTED
+from engine.io.labels import NOT_PAINTED, is_sparse
 from engine.io.resize import pad_to_multiple, resize_image, resize_mask, working_size
 from engine.nn.model import SegModel
 
 from .augment import augmented_view, plain_view
-from .paste import is_pasteable, paste_strokes, stroke_pieces
+from .paste import paste_strokes, stroke_pieces
 
 
 @dataclass
@@ -80,7 +80,7 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
     jobs = [(i, v) for i in range(len(images)) for v in range(n_views)]
     # Each example's views get its own strokes: the leave-one-out folds, which train on
     # the other examples' views, then never see a held-out example's pixels.
-    pieces = [stroke_pieces(im, m) if paste > 0 and is_pasteable(m) else [] for im, m in work]
+    pieces = [stroke_pieces(im, m) if paste > 0 and is_sparse(m) else [] for im, m in work]
     feats: list[list[torch.Tensor]] = []
     labels, owners, responses, views = [], [], [], []
     for start in range(0, len(jobs), chunk):

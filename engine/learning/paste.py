@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from engine.io.labels import BACKGROUND, NOT_PAINTED, class_pixels
+from engine.io.labels import BACKGROUND, class_pixels
 
 MAX_PASTES = 3  # pastes per view: 1 to this many
 
@@ -83,8 +83,3 @@ def paste_strokes(image: np.ndarray, mask: np.ndarray, pieces: Sequence[Piece],
         image[dst][shape] = piece.image[py0:py1, px0:px1][shape]
         mask[dst][shape] = piece.labels[py0:py1, px0:px1][shape]
     return image, mask
-
-
-def is_pasteable(mask: np.ndarray) -> bool:
-    """Whether views of this example may get pastes: it has unpainted pixels (scribbles)."""
-    return bool((mask == NOT_PAINTED).any())
