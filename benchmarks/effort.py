@@ -51,9 +51,9 @@ from engine.learning.train import LearnConfig
 
 def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: LearnConfig,
              max_test: int | None, forest: bool = True, corrected: bool = False,
-             complete: bool = True) -> dict:
+             complete: bool = True, oneshot: bool = True) -> dict:
     """One draw: the complete-mask student (nan when ``complete`` is off), then per N the
-    scribble student and forest."""
+    scribble student (nan when ``oneshot`` is off), forest and corrected student."""
     images, masks = load_dataset(root, name)
     idx = draw_supports(masks, k, seed)
     test = test_indices(len(images), idx, max_test, seed)
@@ -71,7 +71,7 @@ def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: 
         scr = [scribble(m, n, rng) for m in sup_masks]
         painted = sum(int((s != NOT_PAINTED).sum()) for s in scr)
         row[f"painted{n}"] = 100 * painted / sum(s.size for s in scr)
-        row[f"student{n}"] = student(scr)
+        row[f"student{n}"] = student(scr) if oneshot else float("nan")
         if forest:
             ff = FilterForest(sup_images, scr, cfg.input_size, seed=seed)
             row[f"forest{n}"] = folder_iou(ff.predict, images, masks, test)
@@ -154,6 +154,9 @@ def main() -> None:
     ap.add_argument("--no-forest", action="store_true")
     ap.add_argument("--no-complete", action="store_true",
                     help="skip the complete-mask student (its column then shows nan)")
+    ap.add_argument("--no-oneshot", action="store_true",
+                    help="skip the student learned from all N strokes at once (with --corrected,"
+                         " when its figures are known from an earlier run of the same draws)")
     ap.add_argument("--corrected", action="store_true",
                     help="also: half the strokes, learn, the rest where that model is wrong")
     ap.add_argument("--quick", action="store_true",
@@ -178,7 +181,8 @@ def main() -> None:
         runs = []
         for seed in args.seeds:
             r = evaluate(args.data, name, args.shots, seed, args.strokes, cfg, args.max_test,
-                         not args.no_forest, args.corrected, not args.no_complete)
+                         not args.no_forest, args.corrected, not args.no_complete,
+                         not args.no_oneshot)
             runs.append(r)
             cells = [name, str(seed), f"{r['complete']:.1f}"]
             for n in args.strokes:

@@ -25,6 +25,21 @@ def test_effort_benchmark_quick_mode(tmp_path: Path) -> None:
     assert all(0 <= v <= 100 for v in (complete, student, forest))
 
 
+def test_effort_corrected_without_the_oneshot_student(tmp_path: Path) -> None:
+    """``--no-oneshot --corrected``: only the Live-way student is learned and scored."""
+    out = tmp_path / "effort.md"
+    proc = subprocess.run([sys.executable, "effort.py", "--quick", "--no-oneshot", "--corrected",
+                           "--no-complete", "--no-forest", "--out", str(out)],
+                          cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| nuclei | 0 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    complete, painted, student, forest, corrected = cells[2:7]
+    assert (complete, student, forest) == ("nan", "nan", "nan")
+    assert 0 < float(painted) < 20 and 0 <= float(corrected) <= 100
+
+
 def test_scribbles_follow_the_objects_and_stay_off_them() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from scribbles import scribble
