@@ -11,15 +11,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_effort_benchmark_quick_mode(tmp_path: Path) -> None:
+def _quick_row(tmp_path: Path, *flags: str) -> list[str]:
+    """Run ``effort.py --quick`` with ``flags``; the cells of its one draw's row."""
     out = tmp_path / "effort.md"
-    proc = subprocess.run([sys.executable, "effort.py", "--quick", "--out", str(out)],
+    proc = subprocess.run([sys.executable, "effort.py", "--quick", *flags, "--out", str(out)],
                           cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=600,
                           check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    text = out.read_text()
-    row = next(line for line in text.splitlines() if line.startswith("| nuclei | 0 |"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
+    row = next(line for line in out.read_text().splitlines() if line.startswith("| nuclei | 0 |"))
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def test_effort_benchmark_quick_mode(tmp_path: Path) -> None:
+    cells = _quick_row(tmp_path)
     complete, painted, student, forest = (float(c) for c in cells[2:6])
     assert 0 < painted < 20  # scribbles: a small part of the pixels
     assert all(0 <= v <= 100 for v in (complete, student, forest))
@@ -27,14 +31,7 @@ def test_effort_benchmark_quick_mode(tmp_path: Path) -> None:
 
 def test_effort_corrected_without_the_oneshot_student(tmp_path: Path) -> None:
     """``--no-oneshot --corrected``: only the Live-way student is learned and scored."""
-    out = tmp_path / "effort.md"
-    proc = subprocess.run([sys.executable, "effort.py", "--quick", "--no-oneshot", "--corrected",
-                           "--no-complete", "--no-forest", "--out", str(out)],
-                          cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=600,
-                          check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    row = next(line for line in out.read_text().splitlines() if line.startswith("| nuclei | 0 |"))
-    cells = [c.strip() for c in row.strip("|").split("|")]
+    cells = _quick_row(tmp_path, "--no-oneshot", "--corrected", "--no-complete", "--no-forest")
     complete, painted, student, forest, corrected = cells[2:7]
     assert (complete, student, forest) == ("nan", "nan", "nan")
     assert 0 < float(painted) < 20 and 0 <= float(corrected) <= 100
