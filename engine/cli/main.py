@@ -70,7 +70,7 @@ def _add_learn(sub) -> None:
                    help="safety limit in seconds of training (default 600 on a CPU, 60 on "
                         "a GPU); a run it cuts short is reported")
     s.add_argument("--input-size", type=int, default=None,
-                   help="long side images are resized to (default 384, or down to 256 "
+                   help="long side images are resized to (default 512, or down to 256 "
                         "when the objects are large; multiple of 32)")
     s.add_argument("--backbone", default=None,
                    help="frozen feature network (default efficientnet_lite0; "

@@ -73,7 +73,7 @@ class LearnConfig:
         the fields above on every device.
     """
 
-    input_size: int = 384
+    input_size: int = 512
     crop: int = 192
     total_views: int = 40
     fg_bias: float = 0.2

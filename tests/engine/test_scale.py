@@ -23,12 +23,12 @@ def test_median_diameter_at_working_scale():
 
 
 def test_small_objects_keep_the_scale_large_ones_shrink_it():
-    assert object_scaled_size([_discs(10, 9)], 384, 192) == 384  # 15 px at 384
-    # 120 px at 384 (wider than a third of a 192 px crop): 384 * 64 / 120 = 205 -> floor 256
-    assert object_scaled_size([_discs(80, 2)], 384, 192) == 256
-    # 75 px: 384 * 64 / 75 = 328 -> 320
-    assert object_scaled_size([_discs(50, 2)], 384, 192) == 320
-    assert object_scaled_size([np.zeros((64, 64), np.uint8)], 384, 192) == 384
+    assert object_scaled_size([_discs(10, 9)], 512, 192) == 512  # 20 px at 512
+    # 160 px at 512 (wider than a third of a 192 px crop): 512 * 64 / 160 = 205 -> floor 256
+    assert object_scaled_size([_discs(80, 2)], 512, 192) == 256
+    # 100 px: 512 * 64 / 100 = 328 -> 320
+    assert object_scaled_size([_discs(50, 2)], 512, 192) == 320
+    assert object_scaled_size([np.zeros((64, 64), np.uint8)], 512, 192) == 512
 
 
 def test_learn_records_the_scale_it_used():
@@ -40,9 +40,11 @@ def test_learn_records_the_scale_it_used():
 
     images = [np.random.default_rng(i).integers(0, 255, (128, 128, 3), dtype=np.uint8)
               for i in range(2)]
-    masks = [_discs(24, 2, size=128), _discs(24, 3, size=128)]  # 48 px > 96 / 3
+    # discs 48 px wide, touching ones merged: median object 73 px > 96 / 3; 128 * 32 / 73 = 56
+    # -> the floor, half of 128
+    masks = [_discs(24, 2, size=128), _discs(24, 3, size=128)]
     cfg = replace(FAST, max_steps=2, total_views=4)
     _, model = run(learn(images, masks, config=cfg))
-    assert model.metadata["input_size"] == 96
+    assert model.metadata["input_size"] == 64
     _, model = run(learn(images, masks, config=replace(cfg, object_scale=False)))
     assert model.metadata["input_size"] == 128
