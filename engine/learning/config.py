@@ -36,9 +36,8 @@ class GpuSettings:
 class LearnConfig:
     """Settings of :func:`learn` (all optional; defaults target < 60 s for 5 shots on 2 CPU cores).
 
-    input_size : long side (px) images are resized to before the backbone (512: against 384,
-        better on 15 and worse on 4 of 25 draws, prediction 1.4-1.6x slower on a CPU;
-        ``benchmarks/results/accuracy-k5-5seeds-512px.md``).
+    input_size : long side (px) images are resized to before the backbone (512 rather than 384:
+        what it gains and costs is in ``benchmarks/results/accuracy-k5-5seeds-512px.md``).
     crop : side of the square training views.
     total_views : augmented views cached over the whole support set.
     fg_bias : chance that a view's crop is centred on a foreground pixel (else uniform).

@@ -32,11 +32,9 @@ def object_scaled_size(masks: Sequence[np.ndarray], long_side: int, crop: int,
     (e.g. polyps, ~150-250 px at 512 px), a view shows a piece of one object and little
     around it.  Then the scale shrinks so the median object is a third of a crop, but not
     below ``floor`` of ``long_side`` (fine structures must survive), rounded to 32 px.  The
-    floor, half of the default 512 px, is the 256 px that polyps measured best at (K = 5,
-    seeds 0 / 1 / 2, 2-core CPU, student IoU %: at 384 px 34.4 / 33.3 / 33.5, at 288 px
-    36.7 / 47.0 / 39.9, at 256 px 37.4 / 48.7 / 43.6, at 224 px 40.7 / 45.9 / 38.5;
-    benchmarks/results/ablation-k5-2026-11-26.md).  The other four shared sets have median
-    objects of 7-32 px at 512 px and keep the full scale.
+    floor, half of the default 512 px, is the 256 px that polyps measured best at among 384,
+    288, 256 and 224 px (``benchmarks/results/ablation-k5-2026-11-26.md``); the other four
+    shared sets have small objects and keep the full scale.
     """
     d = median_object_diameter(masks, long_side)
     if d is None or d <= crop / 3:
