@@ -18,6 +18,7 @@ from torch.nn import functional as F
 from engine.infer.predict import finish_probs
 from engine.io.labels import NOT_PAINTED
 from engine.io.resize import pad_to_multiple, resize_image, resize_mask, working_size
+from engine.learning.config import LearnConfig
 from engine.nn.backbones import build_backbone
 
 TAPS = (2, 4, 10, 15)  # Lite0: last tap of strides 4, 8, 16, 32
@@ -26,7 +27,7 @@ TAPS = (2, 4, 10, 15)  # Lite0: last tap of strides 4, 8, 16, 32
 class FeatureExtractor:
     """Dense stride-4 features of an image at the working scale."""
 
-    def __init__(self, input_size: int = 384) -> None:
+    def __init__(self, input_size: int = LearnConfig.input_size) -> None:
         self.backbone = build_backbone("efficientnet_lite0")
         self.input_size = input_size
 
@@ -110,8 +111,8 @@ class FilterForest:
     the painted ones when a mask has :data:`~engine.io.labels.NOT_PAINTED` pixels: scribbles,
     the way ilastik is trained)."""
 
-    def __init__(self, images, masks, input_size: int = 384, per_image: int = 20_000,
-                 seed: int = 0) -> None:
+    def __init__(self, images, masks, input_size: int = LearnConfig.input_size,
+                 per_image: int = 20_000, seed: int = 0) -> None:
         from sklearn.ensemble import RandomForestClassifier
 
         from engine.nn.pixel import FilterBank
