@@ -84,11 +84,15 @@ class FilterBank(nn.Module):
                 self.register_buffer(_kname(s), _gauss_kernel(s / f), persistent=False)
 
     def _smooth(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
+        """Separable Gaussian smoothing, edges replicated: each pass a sum of shifted copies.
+
+        The same as a depthwise convolution with the kernel; on a CPU oneDNN's depthwise
+        convolutions with these thin 1-D kernels took 4x longer than the shifted sums
+        (``benchmarks/results/pixel-path-cost.md``)."""
         k = getattr(self, _kname(sigma)).float()
-        c, r = x.shape[1], k.numel() // 2
+        r = k.numel() // 2
         x = F.pad(x, (r, r, r, r), mode="replicate")
-        x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
-        return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+        return _symmetric_pass(_symmetric_pass(x, k, 3), k, 2)
 
     def _at_scale(self, rgb: torch.Tensor, sigma: float, s: float) -> list[torch.Tensor]:
         """The 9 responses of one sigma on ``rgb`` (a pyramid level; ``s`` = sigma there)."""
@@ -109,19 +113,50 @@ class FilterBank(nn.Module):
         # Never under autocast: bf16 would ruin the derivatives (and a bf16 depthwise
         # convolution on a CPU is ~100x slower than fp32).
         with torch.autocast(images.device.type, enabled=False):
-            return self._responses(images.float() / 255.0)
+            return self._responses(images.contiguous().float() / 255.0)
 
     def _responses(self, rgb: torch.Tensor) -> torch.Tensor:
         size = (rgb.shape[-2] // 2, rgb.shape[-1] // 2)
-        out = []
+        # Written in place into one tensor (no concatenations), channels-last on a CPU, the
+        # layout the MLP's first 1x1 convolution runs fastest on there.
+        fmt = torch.channels_last if rgb.device.type == "cpu" else torch.contiguous_format
+        out = torch.empty((rgb.shape[0], self.channels, *size), device=rgb.device,
+                          dtype=torch.float32, memory_format=fmt)
+        c = 0
+        half = F.avg_pool2d(rgb, 2)
         for f, sigmas in self.levels:
-            level = F.avg_pool2d(rgb, f) if f > 1 else rgb
+            level = half if f == 2 else F.avg_pool2d(half, f // 2)
+            if f == 2:
+                for sigma in sigmas:
+                    c = _write(out, c, self._at_scale(level, sigma, sigma / f))
+                continue
+            coarse = torch.empty((rgb.shape[0], PER_SIGMA * len(sigmas), *level.shape[-2:]),
+                                 device=rgb.device, dtype=torch.float32)
+            k = 0
             for sigma in sigmas:
-                r = torch.cat(self._at_scale(level, sigma, sigma / f), 1)
-                if f > 2:
-                    r = F.interpolate(r, size=size, mode="bilinear", align_corners=False)
-                out.append(r)
-        return torch.cat(out, 1)
+                k = _write(coarse, k, self._at_scale(level, sigma, sigma / f))
+            out[:, c:c + k] = F.interpolate(coarse, size=size, mode="bilinear",
+                                            align_corners=False)
+            c += k
+        return out
+
+
+def _write(out: torch.Tensor, c: int, parts: list[torch.Tensor]) -> int:
+    """Copy ``parts`` into ``out``'s channels from ``c`` on; returns the next free channel."""
+    for p in parts:
+        out[:, c:c + p.shape[1]] = p
+        c += p.shape[1]
+    return c
+
+
+def _symmetric_pass(x: torch.Tensor, k: torch.Tensor, dim: int) -> torch.Tensor:
+    """Valid correlation of ``x`` with the symmetric 1-D kernel ``k`` along ``dim``."""
+    r = k.numel() // 2
+    n = x.shape[dim] - 2 * r
+    out = x.narrow(dim, r, n) * k[r]
+    for i in range(1, r + 1):
+        out += (x.narrow(dim, r - i, n) + x.narrow(dim, r + i, n)) * k[r + i]
+    return out
 
 
 def _kname(sigma: float) -> str:
@@ -211,12 +246,25 @@ class PixelPaths(nn.Module):
         fg = F.interpolate(tree_log_odds(probs), size=size, mode="bilinear", align_corners=False)
         return torch.stack([torch.zeros_like(fg), fg], 2).to(self.mlp[0].weight.dtype)
 
+    def _first_layer(self, responses: torch.Tensor) -> torch.Tensor:
+        """The MLP's first 1x1 convolution of the *standardised* responses, with the
+        standardisation folded into its weights: ``W((r - m) / s) + b = (W / s) r + (b - (W / s) m)``.
+
+        The same function as standardising first, without two passes over the 45-channel map
+        (on a CPU, memory-bound: they cost more than the convolution itself,
+        ``benchmarks/results/pixel-path-cost.md``).  Folded in fp32 at every call, so training
+        updates ``W`` and ``b`` as before."""
+        conv = self.mlp[0]
+        inv = 1.0 / self.filter_std.float().flatten()
+        w = conv.weight.float() * inv.view(1, -1, 1, 1)
+        b = conv.bias.float() - (w.flatten(1) * self.filter_mean.float().flatten()).sum(1)
+        dtype = conv.weight.dtype
+        return F.conv2d(responses.to(dtype), w.to(dtype), b.to(dtype))
+
     def forward(self, responses: torch.Tensor, feats: list[torch.Tensor]
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """Filter and probe logits, each ``(B, N, 2, h, w)`` at the responses' size."""
-        # Standardised in fp32, then in the weights' dtype (bf16 copies on a GPU).
-        x = (responses.float() - self.filter_mean.float()) / self.filter_std.float()
-        filt = self.mlp(x.to(self.mlp[0].weight.dtype))
+        filt = self.mlp[1:](self._first_layer(responses))
         size = responses.shape[-2:]
         probe = sum(F.interpolate(conv(feats[i]), size=size, mode="bilinear",
                                   align_corners=True) for conv, i in zip(self.probe, self.taps))

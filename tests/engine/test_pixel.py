@@ -39,6 +39,49 @@ def test_filter_bank_sees_a_bright_blob_at_its_scale():
     assert log[32, 32] < log[5, 5] - 0.1 and log[32, 32] == log.min()
 
 
+def _smooth_by_convolution(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Reference: the separable Gaussian as two depthwise convolutions (edges replicated)."""
+    r = max(1, int(np.ceil(3 * sigma)))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float32) / sigma) ** 2)
+    k, c = k / k.sum(), x.shape[1]
+    x = F.pad(x, (r, r, r, r), mode="replicate")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+@pytest.mark.parametrize("sigma", [0.35, 0.8, 2.5])
+def test_shifted_sum_smoothing_equals_depthwise_convolution(sigma):
+    bank = FilterBank()
+    x = _images(h=40, w=52).float() / 255
+    # a kernel of the bank's, registered under its level's sigma (sigma / factor)
+    level = {0.35: (2, 0.7), 0.8: (2, 1.6), 2.5: (4, 10.0)}[sigma]
+    got = bank._smooth(x, level[1])
+    assert torch.allclose(got, _smooth_by_convolution(x, sigma), atol=1e-6)
+
+
+def test_filter_bank_layout_does_not_change_its_responses():
+    img = _images(h=64, w=96)
+    bank = FilterBank()
+    a = bank(img)  # NCHW input
+    b = bank(img.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2))  # NHWC memory, as predicted
+    assert a.is_contiguous(memory_format=torch.channels_last)  # on a CPU, for the 1x1 convs
+    assert torch.equal(a, b)
+
+
+def test_folded_standardisation_equals_standardising_first():
+    model = SegModel([ClassInfo(1, "c")], HeadConfig(pixel_paths="filters+probe"))
+    pix = model.pixel
+    torch.manual_seed(0)
+    for p in pix.mlp.parameters():
+        torch.nn.init.normal_(p)
+    r = pix.responses(_images())
+    pix.set_statistics(r)
+    assert (pix.filter_std != 1).any() and (pix.filter_mean != 0).any()
+    direct = pix.mlp((r - pix.filter_mean) / pix.filter_std)
+    folded = pix.mlp[1:](pix._first_layer(r))
+    assert torch.allclose(folded, direct, rtol=1e-4, atol=1e-4 * direct.abs().max().item())
+
+
 def test_fresh_pixel_paths_add_nothing_until_trained():
     torch.manual_seed(0)
     fused = SegModel([ClassInfo(1, "a")], HeadConfig()).eval()
