@@ -248,7 +248,8 @@ class PixelPaths(nn.Module):
 
     def _first_layer(self, responses: torch.Tensor) -> torch.Tensor:
         """The MLP's first 1x1 convolution of the *standardised* responses, with the
-        standardisation folded into its weights: ``W((r - m) / s) + b = (W / s) r + (b - (W / s) m)``.
+        standardisation folded into its weights:
+        ``W((r - m) / s) + b = (W / s) r + (b - (W / s) m)``.
 
         The same function as standardising first, without two passes over the 45-channel map
         (on a CPU, memory-bound: they cost more than the convolution itself,
