@@ -130,8 +130,10 @@ class FilterBank(nn.Module):
                 for sigma in sigmas:
                     c = _write(out, c, self._at_scale(level, sigma, sigma / f))
                 continue
+            # Channels-last too: on a CPU the bilinear upsampling of 27 channels ran ~4x
+            # faster in that layout, and its result copies into ``out`` in contiguous runs.
             coarse = torch.empty((rgb.shape[0], PER_SIGMA * len(sigmas), *level.shape[-2:]),
-                                 device=rgb.device, dtype=torch.float32)
+                                 device=rgb.device, dtype=torch.float32, memory_format=fmt)
             k = 0
             for sigma in sigmas:
                 k = _write(coarse, k, self._at_scale(level, sigma, sigma / f))
