@@ -39,6 +39,17 @@ def color_table(colors: dict[int, tuple[int, int, int]],
     return table
 
 
+def bgra_pixels(table: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``(H, W)`` uint8 labels -> ``(H, W)`` uint32 premultiplied ARGB pixels via a (256, 4)
+    BGRA ``table``.
+
+    Each pixel is looked up as one 32-bit word (the table's four bytes in memory order):
+    several times faster than gathering four bytes per pixel, which made a wand or fill
+    over a whole large image stall the window (``benchmarks/results/canvas-cpu.md``)."""
+    words = np.ascontiguousarray(table, np.uint8).view(np.uint32).reshape(256)
+    return words[labels]
+
+
 def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     """Copy an (H, W, 3) uint8 RGB array into a QImage."""
     arr = np.ascontiguousarray(rgb, dtype=np.uint8)
@@ -56,7 +67,7 @@ class LabelLayer(QGraphicsItem):
     def __init__(self, parent: QGraphicsItem | None = None,
                  show_background: bool = False) -> None:
         super().__init__(parent)
-        self._buffer = np.zeros((1, 1, 4), np.uint8)
+        self._buffer = np.zeros((1, 1, 4), np.uint8)  # BGRA bytes the QImage points at
         self._image = QImage()
         self._background = BACKGROUND_RGBA if show_background else None
         self._table = color_table({}, self._background)
@@ -84,12 +95,13 @@ class LabelLayer(QGraphicsItem):
                 self.set_labels(self._labels)
 
     def _convert(self, region: Region) -> np.ndarray:
+        """The ``(h, w)`` uint32 pixels of ``region`` (see :func:`bgra_pixels`)."""
         y0, y1, x0, x1 = region
-        rgba = self._table[self._labels[y0:y1, x0:x1]]  # type: ignore[index]
+        pixels = bgra_pixels(self._table, self._labels[y0:y1, x0:x1])  # type: ignore[index]
         if self._hatched:
             yy, xx = np.ogrid[y0:y1, x0:x1]
-            rgba[((xx + yy) // HATCH) % 2 == 1] = 0
-        return rgba
+            pixels[((xx + yy) // HATCH) % 2 == 1] = 0
+        return pixels
 
     def set_labels(self, labels: np.ndarray | None) -> None:
         """Show ``labels`` (kept by reference so :meth:`update_region` sees edits)."""
@@ -100,7 +112,7 @@ class LabelLayer(QGraphicsItem):
             self._image = QImage()
         else:
             h, w = labels.shape
-            self._buffer = np.ascontiguousarray(self._convert((0, h, 0, w)))
+            self._buffer = self._convert((0, h, 0, w)).view(np.uint8).reshape(h, w, 4)
             self._image = QImage(self._buffer.data, w, h, 4 * w,
                                  QImage.Format.Format_ARGB32_Premultiplied)
         self.update()
@@ -115,7 +127,7 @@ class LabelLayer(QGraphicsItem):
         if self._labels is None:
             return
         y0, y1, x0, x1 = region
-        self._buffer[y0:y1, x0:x1] = self._convert(region)
+        self._buffer.view(np.uint32)[y0:y1, x0:x1, 0] = self._convert(region)
         self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
 
     def boundingRect(self) -> QRectF:

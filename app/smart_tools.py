@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QImage, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsPixmapItem
 
 from app.jobs import Job
+from app.layers import bgra_pixels
 from app.tools import Tool
 from engine.edit.selection import (
     Segments,
@@ -46,8 +47,9 @@ def _bgra_image(mask: np.ndarray) -> QImage:
     """A premultiplied ARGB image: ``PREVIEW_BGRA`` where ``mask``, clear elsewhere."""
     h, w = mask.shape
     b, g, r, a = PREVIEW_BGRA
-    buf = np.zeros((h, w, 4), np.uint8)
-    buf[mask] = (b * a // 255, g * a // 255, r * a // 255, a)
+    table = np.zeros((256, 4), np.uint8)
+    table[1] = (b * a // 255, g * a // 255, r * a // 255, a)
+    buf = bgra_pixels(table, np.ascontiguousarray(mask).view(np.uint8))
     return QImage(buf.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied).copy()
 
 

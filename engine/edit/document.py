@@ -200,13 +200,11 @@ class MaskDocument:
         if not (0 <= x < w and 0 <= y < h) or self._labels[y, x] == label:
             return None
         ff = np.zeros((h + 2, w + 2), np.uint8)
-        cv2.floodFill(self._labels.copy(), ff, (x, y), 255,
-                      flags=4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
-        mask = ff[1:-1, 1:-1].astype(bool)
-        ys, xs = np.nonzero(mask)
-        region = (int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1)
-        y0, y1, x0, x1 = region
-        return self._apply(region, mask[y0:y1, x0:x1], label)
+        # MASK_ONLY: the labels are read, not changed; the returned rectangle bounds the area
+        _, _, _, (rx, ry, rw, rh) = cv2.floodFill(self._labels, ff, (x, y), 255,
+                                                  flags=4 | cv2.FLOODFILL_MASK_ONLY | (1 << 8))
+        region = (ry, ry + rh, rx, rx + rw)
+        return self._apply(region, ff[1 + ry:1 + ry + rh, 1 + rx:1 + rx + rw].view(bool), label)
 
     def replace(self, labels: np.ndarray) -> Region | None:
         """Replace the whole map (e.g. accepting a prediction) as one undoable step."""

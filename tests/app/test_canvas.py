@@ -227,3 +227,37 @@ def test_escape_cancels_the_lasso_not_the_window_shortcut(canvas: MaskCanvas) ->
     send_event(canvas, QMouseEvent.Type.MouseButtonRelease, _at(canvas, 10, 50))
     assert not has_painting(doc.labels) and not doc.can_undo
     assert not override_accepted()
+
+
+def test_overlay_buffer_holds_each_pixels_table_colour(qtbot: QtBot) -> None:
+    """The 32-bit lookup writes exactly the table's four bytes per pixel, on a whole map and
+    on a changed rectangle, solid and hatched."""
+    from app.layers import HATCH, LabelLayer
+
+    rng = np.random.default_rng(0)
+    labels = rng.choice(np.array([0, 1, 2, NOT_PAINTED], np.uint8), (37, 53))
+    layer = LabelLayer(show_background=True)
+    layer.set_colors({1: (255, 0, 0), 2: (10, 200, 30)})
+    layer.set_labels(labels)
+    table = layer._table
+    assert (layer._buffer == table[labels]).all()
+    labels[5:20, 7:40] = 2
+    layer.update_region((5, 20, 7, 40))
+    assert (layer._buffer == table[labels]).all()
+    layer.set_hatched(True)
+    yy, xx = np.ogrid[:37, :53]
+    stripes = ((xx + yy) // HATCH) % 2 == 1
+    expected = table[labels].copy()
+    expected[stripes] = 0
+    assert (layer._buffer == expected).all()
+    assert layer._buffer[~stripes & (labels == 2)][:, 1].min() == 200  # green kept off stripes
+
+
+def test_fill_of_a_part_of_the_map_covers_only_that_part(canvas: MaskCanvas) -> None:
+    doc = canvas.document
+    assert doc is not None
+    doc.paint_mask((0, 100, 60, 61), np.ones((100, 1), bool), 2)  # a wall at x = 60
+    region = doc.flood_fill((100, 30), 1)
+    assert region == (0, 100, 61, 120)
+    assert (doc.labels[:, 61:] == 1).all() and (doc.labels[:, :60] == NOT_PAINTED).all()
+    assert (doc.labels[:, 60] == 2).all()
