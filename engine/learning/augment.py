@@ -47,10 +47,11 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) 
 
 def augmented_view(image: np.ndarray, mask: np.ndarray, crop: int, rng: np.random.Generator,
                    scale_range: tuple[float, float] = (0.75, 1.33), jitter: float = 0.2,
-                   fg_bias: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+                   fg_bias: float = 0.5, invert: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """One random square view of a working-scale image and its label map.
 
-    Random scale, crop (biased towards foreground), flips, 90° rotations and colour jitter.
+    Random scale, crop (biased towards foreground), flips, 90° rotations and colour jitter;
+    with chance ``invert`` the intensities are inverted (``255 - x``, RandAugment's *Invert*).
     Returns ``(crop, crop, 3) uint8`` and ``(crop, crop) uint8``.
     """
     f = float(np.exp(rng.uniform(np.log(scale_range[0]), np.log(scale_range[1]))))
@@ -63,6 +64,8 @@ def augmented_view(image: np.ndarray, mask: np.ndarray, crop: int, rng: np.rando
     if rng.random() < 0.5:
         img, msk = img[:, ::-1], msk[:, ::-1]
     img = colour_jitter(np.ascontiguousarray(img), rng, jitter) if jitter > 0 else img
+    if invert > 0 and rng.random() < invert:
+        img = 255 - img
     return np.ascontiguousarray(img), np.ascontiguousarray(msk)
 
 

@@ -66,6 +66,10 @@ class LearnConfig:
         pasted onto its background strokes (:mod:`engine.learning.paste`).  Off: on the 15
         scribbled draws not used to design it, it changed nothing on average
         (``benchmarks/results/effort-k5-n10-paste.md``).  Complete masks are never pasted into.
+    invert : chance that an augmented view's intensities are inverted (``255 - x``,
+        RandAugment's *Invert*).  Off: against the same augmentation stream it moved nuclei by
+        +3.2 and the other four sets by -0.2 to -1.0 on 5 draws each, net about zero
+        (``benchmarks/results/augment-invert-screen.md``).
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
@@ -93,6 +97,7 @@ class LearnConfig:
     aux_weight: float = 0.5
     affinity_weight: float = 1.0
     paste: float = 0.0
+    invert: float = 0.0
     loo_steps: int = 40
     loo_batch: int = 4
     seed: int = 0

@@ -62,8 +62,8 @@ def views_per_image(k: int, total: int) -> int:
 def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                long_side: int, crop: int, total_views: int, rng: np.random.Generator,
                device: torch.device, chunk: int = 8, fg_bias: float = 0.5,
-               long_sides: Sequence[int] | None = None, paste: float = 0.0
-               ) -> Iterator[tuple[int, int, FeatureBank | None]]:
+               long_sides: Sequence[int] | None = None, paste: float = 0.0,
+               invert: float = 0.0) -> Iterator[tuple[int, int, FeatureBank | None]]:
     """Compute the features of all views; yields ``(done, total, bank or None)``.
 
     View 0 of each image is un-augmented; the others are random (see ``augmented_view``;
@@ -71,7 +71,8 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
     per image, the long side to resize it to (default ``long_side`` for all; images that
     are already at working scale pass their own long side).  ``paste``: the chance that an
     augmented view of a scribbled example gets class strokes pasted onto its background
-    strokes first (:mod:`engine.learning.paste`; complete masks never do).
+    strokes first (:mod:`engine.learning.paste`; complete masks never do).  ``invert``: the
+    chance that an augmented view's intensities are inverted.
     The last yield carries the finished bank.
     """
     n_views = views_per_image(len(images), total_views)
@@ -90,7 +91,7 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
             if v > 0 and pieces[i] and rng.random() < paste:
                 im, m = paste_strokes(im, m, pieces[i], rng)
             img, lab = plain_view(im, m, crop) if v == 0 else augmented_view(
-                im, m, crop, rng, fg_bias=fg_bias)
+                im, m, crop, rng, fg_bias=fg_bias, invert=invert)
             batch_img.append(img)
             labels.append(torch.from_numpy(lab.astype(np.int64)))
             owners.append(i)
