@@ -39,7 +39,8 @@ class LearnConfig:
     input_size : long side (px) images are resized to before the backbone (512 rather than 384:
         what it gains and costs is in ``benchmarks/results/accuracy-k5-5seeds-512px.md``).
     crop : side of the square training views.
-    total_views : augmented views cached over the whole support set.
+    total_views : augmented views cached over the whole support set (80 instead of 40 on a CPU:
+        screened, not yet the default, ``benchmarks/results/views-80-screen.md``).
     fg_bias : chance that a view's crop is centred on a foreground pixel (else uniform).
         Kept low: crops centred on the class teach a foreground prior far above a whole
         image's, and the model then over-segments (figures:
