@@ -69,7 +69,7 @@ class LearnConfig:
         (``benchmarks/results/effort-k5-n10-paste.md``).  Complete masks are never pasted into.
     invert : chance that an augmented view's intensities are inverted (``255 - x``,
         RandAugment's *Invert*).  Off: against the same augmentation stream it moved nuclei by
-        +3.2 and the other four sets by -0.2 to -1.0 on 5 draws each, net about zero
+        +3.2 and the other four sets by -0.4 to -1.0 on 5 draws each, net about zero
         (``benchmarks/results/augment-invert-screen.md``).
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
