@@ -73,6 +73,12 @@ class LearnConfig:
         RandAugment's *Invert*).  Off: against the same augmentation stream it moved nuclei by
         +3.2 and the other four sets by -0.4 to -1.0 on 5 draws each, net about zero
         (``benchmarks/results/augment-invert-screen.md``).
+    unpainted_bg : weight of a cross-entropy towards background at the *unpainted* pixels of
+        scribbled examples (:func:`engine.learning.losses.unpainted_background_loss`), a weak
+        prior against the halo a scribbled model draws around objects.  Off: at 0.03 on 25
+        scribbled draws it gained on weeds (+5.1), cracks (+2.5) and nuclei (+2.2) but cost
+        polyps 4.9 (large objects, mostly unpainted), so it depends on the class
+        (``benchmarks/results/scribble-halo.md``).  Complete masks have no unpainted pixels.
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
@@ -101,6 +107,7 @@ class LearnConfig:
     affinity_weight: float = 1.0
     paste: float = 0.0
     invert: float = 0.0
+    unpainted_bg: float = 0.0
     loo_steps: int = 40
     loo_batch: int = 4
     seed: int = 0

@@ -101,3 +101,16 @@ def affinity_loss(logits: torch.Tensor, images: torch.Tensor, radius: int = 2,
             total = total + (wgt * (1 - agree)).sum()
             weight = weight + wgt.sum()
     return total / weight.clamp(min=1e-6)
+
+
+def unpainted_background_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy towards background at the *unpainted* pixels (zero when none is).
+
+    A weak prior for scribbles: most of an image that nobody painted is background, so the
+    band around the class strokes, which no stroke covers, should lean to background unless
+    the features say otherwise.  ``logits (B, 1+N, H, W)``, ``target (B, H, W)`` long."""
+    unpainted = target == NOT_PAINTED
+    if not bool(unpainted.any()):
+        return logits.new_zeros((), dtype=torch.float32)
+    logp_bg = logits.float().log_softmax(1)[:, 0]
+    return -(logp_bg * unpainted).sum() / unpainted.sum()

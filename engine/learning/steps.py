@@ -29,7 +29,13 @@ from .episodes import (
     support_painted,
 )
 from .features import FeatureBank
-from .losses import affinity_loss, coarse_mse, dice_loss, focal_loss
+from .losses import (
+    affinity_loss,
+    coarse_mse,
+    dice_loss,
+    focal_loss,
+    unpainted_background_loss,
+)
 from .optim import AdamW
 
 
@@ -62,6 +68,8 @@ def fit_steps(model: SegModel, bank: FeatureBank, image_ids: list[int], present:
                 + cfg.aux_weight * parts[4])
         if bank.sparse and cfg.affinity_weight > 0:
             loss = loss + cfg.affinity_weight * affinity_loss(parts[5], query_views(bank, ep))
+        if bank.sparse and cfg.unpainted_bg > 0:
+            loss = loss + cfg.unpainted_bg * unpainted_background_loss(parts[5], parts[6])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -111,7 +119,8 @@ def _episode_loss(model: SegModel, bank: FeatureBank, ep, cfg: LearnConfig):
     dice = (dice_loss(t_logits, t_target, painted) + dice_loss(s_logits, target, painted)) / 2
     return (focal_loss(t_logits, t_target, painted=painted),
             focal_loss(s_logits, target, painted=painted),
-            coarse_mse(t_coarse, s_coarse), dice, _paths_loss(paths, target, painted), s_logits)
+            coarse_mse(t_coarse, s_coarse), dice, _paths_loss(paths, target, painted), s_logits,
+            target)
 
 
 def _paths_loss(paths: dict, target: torch.Tensor, painted: torch.Tensor | None
@@ -139,4 +148,4 @@ def _student_loss(model: SegModel, bank: FeatureBank, ep):
     focal = focal_loss(logits, target, painted=painted)
     zero = focal.new_zeros(())
     return (focal * 3, zero, zero, dice_loss(logits, target, painted),
-            _paths_loss(paths, target, painted), logits)
+            _paths_loss(paths, target, painted), logits, target)

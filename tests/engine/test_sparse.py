@@ -16,7 +16,7 @@ from PIL import Image
 from synthetic import make_set
 
 from engine.io.labels import NOT_PAINTED, ClassInfo, apply_ignore_value, training_mask
-from engine.learning.losses import dice_loss, focal_loss
+from engine.learning.losses import dice_loss, focal_loss, unpainted_background_loss
 from engine.learning.metrics import IoUAccumulator
 from engine.learning.train import learn
 from engine.nn.teacher import MaskAttentionTeacher
@@ -50,6 +50,22 @@ def test_losses_give_no_gradient_at_unpainted_pixels() -> None:
     grad = logits.grad.abs().sum(1)
     assert float(grad[:, 4:12, 4:12].max()) == 0.0
     assert float(grad[:, :4].min()) > 0.0
+
+
+def test_unpainted_background_prior_acts_only_where_nobody_painted() -> None:
+    """The weak background prior pulls unpainted pixels towards background, leaves painted
+    pixels alone, and is exactly zero for a complete mask."""
+    torch.manual_seed(2)
+    logits = torch.randn(2, 3, 16, 16, requires_grad=True)
+    target = torch.randint(0, 3, (2, 16, 16))
+    assert float(unpainted_background_loss(logits, target)) == 0.0
+    target[:, 4:12, 4:12] = NOT_PAINTED
+    unpainted_background_loss(logits, target).backward()
+    grad = logits.grad
+    assert float(grad[:, :, :4].abs().max()) == 0.0
+    inside = grad[:, :, 4:12, 4:12]
+    assert float(inside[:, 0].max()) < 0.0  # descent raises the background logit
+    assert float(inside[:, 1:].min()) > 0.0  # and lowers every class logit
 
 
 def test_losses_of_complete_masks_are_unchanged_by_the_sparse_path() -> None:
