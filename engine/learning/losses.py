@@ -110,7 +110,5 @@ def unpainted_background_loss(logits: torch.Tensor, target: torch.Tensor) -> tor
     band around the class strokes, which no stroke covers, should lean to background unless
     the features say otherwise.  ``logits (B, 1+N, H, W)``, ``target (B, H, W)`` long."""
     unpainted = target == NOT_PAINTED
-    if not bool(unpainted.any()):
-        return logits.new_zeros((), dtype=torch.float32)
     logp_bg = logits.float().log_softmax(1)[:, 0]
-    return -(logp_bg * unpainted).sum() / unpainted.sum()
+    return -(logp_bg * unpainted).sum() / unpainted.sum().clamp(min=1)
