@@ -7,6 +7,9 @@ given (``"gpu"``: ``GpuSettings`` fields; ``"head"``: ``HeadConfig`` fields), an
 table row per run:
 
     python benchmarks/learn_phases.py --device cuda '{}' '{"gpu": {"loo_steps": 10}}'
+    python benchmarks/learn_phases.py --dataset crackforest_road_cracks --seed 0 '{}'
+
+``--dataset``/``--seed``: the 5 supports of that draw (as ``accuracy.py`` draws them) instead.
 
 Phases are read from the progress records' ``elapsed_s``: *start* is from the call to the first
 cached view, *features* to the first training step, *train* to the last one, *validate* the
@@ -20,7 +23,7 @@ import json
 import time
 from dataclasses import replace
 
-from common import markdown_table, speed_set
+from common import DEFAULT_DATA, draw_supports, load_dataset, load_pairs, markdown_table, speed_set
 
 from engine.io.labels import ClassInfo
 from engine.learning.train import GpuSettings, LearnConfig, learn
@@ -67,13 +70,22 @@ def main() -> None:
     ap.add_argument("overrides", nargs="*", default=["{}"], help="JSON LearnConfig fields")
     ap.add_argument("--device", default=None)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--dataset", default=None, help="learn a draw of this shared set")
+    ap.add_argument("--seed", type=int, default=0, help="the draw of --dataset")
+    ap.add_argument("--shots", type=int, default=5)
     args = ap.parse_args()
     device = choose_device(args.device)
-    data = speed_set()
-    images, sup_masks = data.images, data.support_masks
+    if args.dataset is None:
+        data = speed_set()
+        images, sup_masks = data.images, data.support_masks
+        what = "nuclei, 5 shots (speed.py's supports)"
+    else:
+        paths, masks = load_dataset(DEFAULT_DATA, args.dataset)
+        images, sup_masks = load_pairs(paths, masks, draw_supports(masks, args.shots, args.seed))
+        what = f"{args.dataset}, {args.shots} shots, draw {args.seed}"
     rows = []
     for over in args.overrides:
-        cfg = config_from(over, str(device))
+        cfg = replace(config_from(over, str(device)), seed=args.seed)
         for run in range(args.repeat):
             t = phases(images, sup_masks, cfg)
             rows.append([over, str(run + 1)] + [f"{t[k]:.2f}" for k in
@@ -84,7 +96,7 @@ def main() -> None:
     print(markdown_table(["overrides", "run", "start s", "features s", "train s",
                           "leave-one-out s", "finish s", "total s", "train steps",
                           "LOO steps"], rows))
-    print(f"\n{describe(device)}, nuclei, 5 shots (speed.py's supports).")
+    print(f"\n{describe(device)}, {what}.")
 
 
 if __name__ == "__main__":
