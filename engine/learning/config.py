@@ -79,6 +79,9 @@ class LearnConfig:
         scribbled draws it gained on weeds (+5.1), cracks (+2.5) and nuclei (+2.2) but cost
         polyps 4.9 (large objects, mostly unpainted), so it depends on the class
         (``benchmarks/results/scribble-halo.md``).  Complete masks have no unpainted pixels.
+    unpainted_bg_soft : weight that prior by the model's own background probability (the
+        ``soft`` form of ``unpainted_background_loss``), so it stops pushing where the
+        features already say *class*.
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
@@ -108,6 +111,7 @@ class LearnConfig:
     paste: float = 0.0
     invert: float = 0.0
     unpainted_bg: float = 0.0
+    unpainted_bg_soft: bool = False
     loo_steps: int = 40
     loo_batch: int = 4
     seed: int = 0

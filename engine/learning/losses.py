@@ -103,12 +103,19 @@ def affinity_loss(logits: torch.Tensor, images: torch.Tensor, radius: int = 2,
     return total / weight.clamp(min=1e-6)
 
 
-def unpainted_background_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def unpainted_background_loss(logits: torch.Tensor, target: torch.Tensor,
+                              soft: bool = False) -> torch.Tensor:
     """Cross-entropy towards background at the *unpainted* pixels (zero when none is).
 
     A weak prior for scribbles: most of an image that nobody painted is background, so the
     band around the class strokes, which no stroke covers, should lean to background unless
-    the features say otherwise.  ``logits (B, 1+N, H, W)``, ``target (B, H, W)`` long."""
+    the features say otherwise.  ``logits (B, 1+N, H, W)``, ``target (B, H, W)`` long.
+
+    ``soft``: each pixel's term is weighted by the model's own (detached) background
+    probability there, so the push on a logit is ``p_bg (1 - p_bg)``: strongest where the
+    model is unsure (the halo), vanishing where it is sure of a class (the unpainted inside of
+    a large object, which the plain form pushes hardest, ``1 - p_bg``)."""
     unpainted = target == NOT_PAINTED
     logp_bg = logits.float().log_softmax(1)[:, 0]
-    return -(logp_bg * unpainted).sum() / unpainted.sum().clamp(min=1)
+    weight = unpainted * logp_bg.detach().exp() if soft else unpainted
+    return -(logp_bg * weight).sum() / unpainted.sum().clamp(min=1)

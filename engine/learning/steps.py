@@ -69,7 +69,8 @@ def fit_steps(model: SegModel, bank: FeatureBank, image_ids: list[int], present:
         if bank.sparse and cfg.affinity_weight > 0:
             loss = loss + cfg.affinity_weight * affinity_loss(parts[5], query_views(bank, ep))
         if bank.sparse and cfg.unpainted_bg > 0:
-            loss = loss + cfg.unpainted_bg * unpainted_background_loss(parts[5], parts[6])
+            loss = loss + cfg.unpainted_bg * unpainted_background_loss(
+                parts[5], parts[6], soft=cfg.unpainted_bg_soft)
         opt.zero_grad()
         loss.backward()
         opt.step()
