@@ -86,7 +86,10 @@ def refine(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.nda
     if config is None:
         seed = int(model.metadata.get("train_settings", {}).get("seed", 0))
         config = LearnConfig(seed=seed)
-    config = replace(config, head=model.config)  # continue the model's own head and backbone
+    # Continue the model's own head and backbone.  The unpainted-background prior is for
+    # scribbles; here the unpainted pixels are the ones the model was unsure of, where it
+    # was never measured, so refining keeps the setting refine.md was measured with.
+    config = replace(config, head=model.config, unpainted_bg=0.0)
     chosen = spread(len(unlabelled), settings.max_images)
     predictor = Predictor(model, config.device)
     extra_images, extra_masks, painted, unreadable = [], [], [], 0
