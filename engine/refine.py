@@ -76,7 +76,7 @@ def refine(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np.nda
         ``OSError`` or ``ValueError`` is skipped and counted).
     config : learning settings (the model's own seed and device by default; the head and
         backbone are always the model's); steps, views and the leave-one-out estimate are set
-        here.
+        here, and the unpainted-background prior is off.
 
     Yields ``LearnProgress`` (phase 'pseudo' while predicting, then ``learn``'s records);
     returns the refined model with ``metadata["refine"]`` (images used, confident fraction).

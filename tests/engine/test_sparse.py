@@ -69,9 +69,9 @@ def test_unpainted_background_prior_acts_only_where_nobody_painted() -> None:
 
 
 def test_soft_background_prior_lets_go_where_the_model_is_sure_of_a_class() -> None:
-    """The soft form pushes an unsure unpainted pixel about as hard as the plain form halves
-    it, and nearly stops pushing one the model confidently calls a class (the plain form
-    pushes that one hardest); painted pixels get nothing either way."""
+    """The soft form pushes an unsure unpainted pixel half as hard as the plain form, and
+    nearly stops pushing one the model confidently calls a class (the plain form pushes that
+    one hardest); painted pixels get nothing either way."""
     target = torch.full((1, 1, 3), NOT_PAINTED)
     target[0, 0, 2] = 1  # painted
     logits = torch.tensor([[[[0.0, -4.0, 0.0]], [[0.0, 4.0, 0.0]]]])  # unsure, sure class
@@ -84,6 +84,7 @@ def test_soft_background_prior_lets_go_where_the_model_is_sure_of_a_class() -> N
     assert float(grads[True][0]) == pytest.approx(float(grads[False][0]) / 2)  # p_bg = 0.5
     assert float(grads[True][1]) < 0.0  # still towards background ...
     assert abs(float(grads[True][1])) < abs(float(grads[False][1])) / 100  # ... but barely
+
 
 def test_losses_of_complete_masks_are_unchanged_by_the_sparse_path() -> None:
     """Painted pixels of a sparse target weigh exactly what the same pixels of a complete
