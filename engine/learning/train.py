@@ -112,7 +112,8 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     for done, total, bank in build_bank(model, parts, part_masks, cfg.input_size, cfg.crop,
                                         cfg.total_views, rng, device, fg_bias=cfg.fg_bias,
                                         long_sides=sides, paste=cfg.paste,
-                                        invert=cfg.invert):
+                                        invert=cfg.invert, propagate=cfg.propagate,
+                                        propagate_classes=cfg.propagate_classes):
         yield LearnProgress("features", done, total, float("nan"), time.perf_counter() - t0,
                             None, f"features of view {done}/{total}")
     if bank.responses is not None and model.pixel is not None and start_from is None:

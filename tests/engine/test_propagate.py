@@ -1,0 +1,74 @@
+"""Strokes grown over superpixels (engine.learning.propagate)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.io.labels import NOT_PAINTED
+from engine.learning.propagate import propagate_strokes
+
+
+def _scene(seed: int = 0):
+    """A red disc (radius 60) on a grey, noisy ground; a thin class stroke across its middle
+    and a background stroke far from it; everything else unpainted."""
+    rng = np.random.default_rng(seed)
+    h, w = 240, 320
+    yy, xx = np.mgrid[:h, :w]
+    disc = (yy - 120) ** 2 + (xx - 110) ** 2 < 60 ** 2
+    image = np.where(disc[..., None], [200, 40, 40], [110, 110, 110]).astype(np.float64)
+    image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    mask = np.full((h, w), NOT_PAINTED, np.uint8)
+    mask[117:123, 80:140] = 1
+    mask[20:26, 200:300] = 0
+    return image, mask, disc
+
+
+def test_strokes_grow_inside_their_own_region_and_painted_pixels_stay() -> None:
+    image, mask, disc = _scene()
+    out = propagate_strokes(image, mask, segment_side=16)
+    painted = mask != NOT_PAINTED
+    assert np.array_equal(out[painted], mask[painted])
+    grown_cls = (out == 1) & ~painted
+    grown_bg = (out == 0) & ~painted
+    assert grown_cls.sum() > 2 * (mask == 1).sum()  # the stroke's superpixels joined it
+    assert grown_bg.sum() > (mask == 0).sum()
+    assert disc[grown_cls].mean() > 0.98  # ... inside the disc
+    assert not disc[grown_bg].any()  # background grown only outside it
+    assert (out == NOT_PAINTED).sum() > 0.5 * out.size  # far from strokes stays unpainted
+
+
+def test_background_only_leaves_class_strokes_as_painted() -> None:
+    image, mask, _ = _scene(1)
+    out = propagate_strokes(image, mask, segment_side=16, classes=False)
+    assert (out == 1).sum() == (mask == 1).sum()
+    assert (out == 0).sum() > (mask == 0).sum()
+
+
+def test_a_superpixel_that_looks_like_the_other_label_is_not_grown() -> None:
+    """A class stroke painted on the grey ground by mistake next to the disc: its
+    superpixels look like the background strokes, so they are not called class."""
+    image, mask, disc = _scene(2)
+    mask[200:206, 20:60] = 1  # on grey, far from the disc
+    out = propagate_strokes(image, mask, segment_side=16)
+    grown = (out == 1) & (mask == NOT_PAINTED)
+    assert not grown[180:230, 0:80].any()
+    assert disc[grown].mean() > 0.98
+
+
+def test_complete_masks_are_returned_unchanged() -> None:
+    image, _, disc = _scene(3)
+    complete = disc.astype(np.uint8)
+    assert propagate_strokes(image, complete, segment_side=16) is complete
+
+
+def test_a_superpixel_touched_by_two_labels_is_left_alone() -> None:
+    """A background stroke right against a class stroke (on grey ground): every superpixel
+    they cross is touched by both, so neither label grows there."""
+    image, mask, _ = _scene(4)
+    mask[150:153, 200:300] = 0
+    mask[153:156, 200:300] = 1
+    out = propagate_strokes(image, mask, segment_side=16)
+    band = np.zeros(mask.shape, bool)
+    band[140:166, 205:295] = True
+    assert (out[band & (mask == NOT_PAINTED)] == NOT_PAINTED).all()
+    assert ((out == 0) & (mask == NOT_PAINTED)).any()  # the far stroke still grows
