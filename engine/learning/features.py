@@ -84,8 +84,7 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
     sides = list(long_sides) if long_sides is not None else [long_side] * len(images)
     work = [to_working(im, m, side) for im, m, side in zip(images, masks, sides)]
     if propagate > 0:
-        work = [(im, propagate_strokes(im, m, propagate, propagate_classes) if is_sparse(m) else m)
-                for im, m in work]
+        work = [(im, propagate_strokes(im, m, propagate, propagate_classes)) for im, m in work]
     jobs = [(i, v) for i in range(len(images)) for v in range(n_views)]
     # Each example's views get its own strokes: the leave-one-out folds, which train on
     # the other examples' views, then never see a held-out example's pixels.

@@ -32,9 +32,8 @@ def propagate_strokes(image: np.ndarray, mask: np.ndarray, segment_side: int,
     unpainted = mask == NOT_PAINTED
     if not unpainted.any() or unpainted.all():
         return mask
-    seg = slic_segments(image, segment_side=segment_side, max_side=max(mask.shape)).small
-    if seg.shape != mask.shape:  # slic_segments keeps the image's size up to max_side
-        seg = cv2.resize(seg, mask.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    h, w = mask.shape
+    seg = slic_segments(image, segment_side=segment_side, max_side=max(h, w)).full((0, h, 0, w))
     ids, n = seg.ravel(), int(seg.max()) + 1
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float64)
     flat, free = mask.ravel(), unpainted.ravel()
@@ -47,7 +46,7 @@ def propagate_strokes(image: np.ndarray, mask: np.ndarray, segment_side: int,
     n_touch = sum(t.astype(int) for t in touched.values())
     means = {v: lab[flat == v].mean(0) for v in painted}
     out = flat.copy()
-    for v in painted if classes else [v for v in painted if v == 0]:
+    for v in [v for v in painted if classes or v == 0]:
         # nearer this label's strokes than every other label's (background included)
         near = np.ones(n, bool)
         d_own = ((colour - means[v]) ** 2).sum(1)
