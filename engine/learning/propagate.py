@@ -50,8 +50,8 @@ def propagate_strokes(image: np.ndarray, mask: np.ndarray, segment_side: int,
         # nearer this label's strokes than every other label's (background included)
         near = np.ones(n, bool)
         d_own = ((colour - means[v]) ** 2).sum(1)
-        for w, m in means.items():
-            if w != v:
+        for other, m in means.items():
+            if other != v:
                 near &= d_own < ((colour - m) ** 2).sum(1)
         grow = touched[v] & (n_touch == 1) & near & (n_free > 0)
         out[free & grow[ids]] = v
