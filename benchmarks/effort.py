@@ -51,14 +51,17 @@ from engine.learning.train import LearnConfig
 
 def evaluate(root: Path, name: str, k: int, seed: int, strokes: list[int], cfg: LearnConfig,
              max_test: int | None, forest: bool = True, corrected: bool = False,
-             complete: bool = True, oneshot: bool = True) -> dict:
+             complete: bool = True, oneshot: bool = True, learner_offset: int = 0) -> dict:
     """One draw: the complete-mask student (nan when ``complete`` is off), then per N the
-    scribble student (nan when ``oneshot`` is off), forest and corrected student."""
+    scribble student (nan when ``oneshot`` is off), forest and corrected student.
+
+    The learner's seed is the draw's seed plus ``learner_offset``: the same supports and
+    strokes learned with another seed, to see how much of a result is the learner's luck."""
     images, masks = load_dataset(root, name)
     idx = draw_supports(masks, k, seed)
     test = test_indices(len(images), idx, max_test, seed)
     sup_images, sup_masks = load_pairs(images, masks, idx)
-    cfg = replace(cfg, seed=seed)
+    cfg = replace(cfg, seed=seed + learner_offset)
 
     def student(ms):
         p = Predictor(run_learn(sup_images, ms, cfg), cfg.device)
@@ -168,6 +171,8 @@ def main() -> None:
                          " when its figures are known from an earlier run of the same draws)")
     ap.add_argument("--corrected", action="store_true",
                     help="also: half the strokes, learn, the rest where that model is wrong")
+    ap.add_argument("--learner-seed-offset", type=int, default=0,
+                    help="learn with seed + this (same draws and strokes, other learner luck)")
     ap.add_argument("--quick", action="store_true",
                     help="CI: bundled nuclei demo, 2 shots, 1 seed, 3 strokes, 10 steps")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "effort.md")
@@ -191,7 +196,7 @@ def main() -> None:
         for seed in args.seeds:
             r = evaluate(args.data, name, args.shots, seed, args.strokes, cfg, args.max_test,
                          not args.no_forest, args.corrected, not args.no_complete,
-                         not args.no_oneshot)
+                         not args.no_oneshot, args.learner_seed_offset)
             runs.append(r)
             cells = [name, str(seed), f"{r['complete']:.1f}"]
             for n in args.strokes:
@@ -229,6 +234,7 @@ def main() -> None:
               f"N strokes per support image (ceil(N/2) on the class, the rest, at least one, on "
               f"the background); learn {json.dumps(json.loads(args.learn))}; "
               f"head {json.dumps(json.loads(args.head))}; "
+              f"learner seed = draw seed + {args.learner_seed_offset}; "
               f"{torch.get_num_threads()} CPU threads ({time.strftime('%Y-%m-%d')}).\n")
     write_result(args.out, text)
 
