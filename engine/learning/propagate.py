@@ -1,4 +1,4 @@
-"""Grow a scribbled example's strokes over the superpixels they touch (an option, off).
+"""Grow a scribbled example's strokes over the superpixels they touch.
 
 A stroke along the middle of a large object labels a few per cent of it; the superpixels
 (SLIC) it crosses are usually all inside the object, so their unpainted pixels can take the
@@ -9,8 +9,10 @@ stroke's label.  Two guards keep the label where it is likely right:
   nearer the image's class strokes than its background strokes, and a background
   stroke's label only when nearer the background strokes (in CIE Lab).
 
-How often the grown labels are right, per set, and what a model learns from them:
-``benchmarks/results/scribble-propagation.md``.
+The learner grows background strokes only, by default (``LearnConfig.propagate_classes``):
+grown class labels were often wrong on thin objects.  How often the grown labels are right,
+per set, and what a model learns from them: ``benchmarks/results/scribble-propagation.md``
+(both grown) and ``effort-k5-n10-propagate-bg.md`` (background only).
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from engine.io.labels import NOT_PAINTED
 
 
 def propagate_strokes(image: np.ndarray, mask: np.ndarray, segment_side: int,
-                      classes: bool = True) -> np.ndarray:
+                      classes: bool = True, margin: int = 0) -> np.ndarray:
     """``mask`` (0 = background, 1..N = class, NOT_PAINTED) with its strokes grown over the
     superpixels of ``image`` (RGB uint8, same size) about ``segment_side`` px across.
 
-    ``classes``: grow class strokes too (else only background strokes).  Painted pixels
-    never change; a mask with nothing unpainted is returned as it is."""
+    ``classes``: grow class strokes too (else only background strokes).  ``margin``: a grown
+    pixel keeps its new label only when every pixel within this many px (a square) has that
+    label too, painted or grown (before this rule): superpixel borders rarely fall exactly on
+    an object's edge, and a grown rim of the wrong label teaches the model to cut every
+    object's rim.  Painted pixels never change; a mask with nothing unpainted is returned as
+    it is."""
     unpainted = mask == NOT_PAINTED
     if not unpainted.any() or unpainted.all():
         return mask
@@ -54,5 +60,11 @@ def propagate_strokes(image: np.ndarray, mask: np.ndarray, segment_side: int,
             if other != v:
                 near &= d_own < ((colour - m) ** 2).sum(1)
         grow = touched[v] & (n_touch == 1) & near & (n_free > 0)
-        out[free & grow[ids]] = v
+        new = free & grow[ids]
+        if margin > 0 and new.any():
+            same = ((flat == v) | new).reshape(mask.shape).astype(np.uint8)
+            inner = cv2.erode(same, np.ones((2 * margin + 1,) * 2, np.uint8),
+                              borderType=cv2.BORDER_REPLICATE)
+            new &= inner.ravel() > 0
+        out[new] = v
     return out.reshape(mask.shape)

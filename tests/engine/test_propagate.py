@@ -72,3 +72,52 @@ def test_a_superpixel_touched_by_two_labels_is_left_alone() -> None:
     band[140:166, 205:295] = True
     assert (out[band & (mask == NOT_PAINTED)] == NOT_PAINTED).all()
     assert ((out == 0) & (mask == NOT_PAINTED)).any()  # the far stroke still grows
+
+
+def _small_discs(seed: int = 5):
+    """Small bright discs (radius 9-16) on strong noise, where superpixel borders miss the
+    discs' edges by a pixel or two; short class strokes inside, long background strokes
+    kept 4 px away from every disc."""
+    rng = np.random.default_rng(seed)
+    h = w = 128
+    yy, xx = np.mgrid[:h, :w]
+    image = rng.normal(90, 25, (h, w, 3))
+    discs = np.zeros((h, w), bool)
+    mask = np.full((h, w), NOT_PAINTED, np.uint8)
+    for _ in range(3):
+        r = int(rng.integers(9, 16))
+        cy, cx = (int(v) for v in rng.integers(r, h - r, 2))
+        d = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+        image[d] = (235, 225, 120)
+        discs |= d
+        mask[cy - 1:cy + 2, cx - r // 2:cx + r // 2] = 1
+    far = np.ones((h, w), bool)
+    for dy in range(-4, 5):
+        for dx in range(-4, 5):
+            far &= ~np.roll(np.roll(discs, dy, 0), dx, 1)
+    for y in (10, 40, 70, 100, 120):
+        row = np.zeros((h, w), bool)
+        row[y - 1:y + 2, 5:123] = True
+        mask[row & far] = 0
+    return np.clip(image, 0, 255).astype(np.uint8), mask, discs
+
+
+def test_a_margin_keeps_grown_background_off_the_objects_rims() -> None:
+    wrong, grown = {0: 0, 2: 0}, {0: 0, 2: 0}
+    for seed in (5, 6, 7):
+        image, mask, discs = _small_discs(seed)
+        out = {m: propagate_strokes(image, mask, 20, classes=False, margin=m) for m in (0, 2)}
+        for m, o in out.items():
+            new = (o == 0) & (mask == NOT_PAINTED)
+            wrong[m] += int((new & discs).sum())
+            grown[m] += int(new.sum())
+        # with the margin, a pixel keeps grown background only where all of its 5 x 5
+        # neighbourhood is background without it (painted or grown)
+        kept = (out[2] == 0) & (mask == NOT_PAINTED)
+        assert not (kept & (out[0] != 0)).any()
+        ys, xs = np.nonzero(kept)
+        for y, x in zip(ys[::37], xs[::37]):
+            assert (out[0][max(0, y - 2):y + 3, max(0, x - 2):x + 3] == 0).all()
+    assert wrong[0] > 0  # without a margin the rims get grown background
+    assert wrong[2] == 0
+    assert grown[2] > 0.4 * grown[0]  # most of the growth stays
