@@ -65,7 +65,8 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
                device: torch.device, chunk: int = 8, fg_bias: float = 0.5,
                long_sides: Sequence[int] | None = None, paste: float = 0.0,
                invert: float = 0.0, propagate: int = 0,
-               propagate_classes: bool = True) -> Iterator[tuple[int, int, FeatureBank | None]]:
+               propagate_classes: bool = True,
+               propagate_margin: int = 0) -> Iterator[tuple[int, int, FeatureBank | None]]:
     """Compute the features of all views; yields ``(done, total, bank or None)``.
 
     View 0 of each image is un-augmented; the others are random (see ``augmented_view``;
@@ -77,14 +78,16 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
     chance that an augmented view's intensities are inverted.  ``propagate``: grow each
     scribbled example's strokes over superpixels about that many working-scale pixels
     across first (:mod:`engine.learning.propagate`; 0 = off; complete masks never are);
-    ``propagate_classes`` False grows the background strokes only.
+    ``propagate_classes`` False grows the background strokes only; ``propagate_margin``: px
+    a grown label keeps from other labels (see :func:`propagate_strokes`).
     The last yield carries the finished bank.
     """
     n_views = views_per_image(len(images), total_views)
     sides = list(long_sides) if long_sides is not None else [long_side] * len(images)
     work = [to_working(im, m, side) for im, m, side in zip(images, masks, sides)]
     if propagate > 0:
-        work = [(im, propagate_strokes(im, m, propagate, propagate_classes)) for im, m in work]
+        work = [(im, propagate_strokes(im, m, propagate, propagate_classes, propagate_margin))
+                for im, m in work]
     jobs = [(i, v) for i in range(len(images)) for v in range(n_views)]
     # Each example's views get its own strokes: the leave-one-out folds, which train on
     # the other examples' views, then never see a held-out example's pixels.

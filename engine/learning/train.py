@@ -113,7 +113,8 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
                                         cfg.total_views, rng, device, fg_bias=cfg.fg_bias,
                                         long_sides=sides, paste=cfg.paste,
                                         invert=cfg.invert, propagate=cfg.propagate,
-                                        propagate_classes=cfg.propagate_classes):
+                                        propagate_classes=cfg.propagate_classes,
+                                        propagate_margin=cfg.propagate_margin):
         yield LearnProgress("features", done, total, float("nan"), time.perf_counter() - t0,
                             None, f"features of view {done}/{total}")
     if bank.responses is not None and model.pixel is not None and start_from is None:
