@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +15,6 @@ from engine.nn.model import SegModel
 
 from .augment import augmented_view, plain_view
 from .paste import paste_strokes, stroke_pieces
-from .propagate import propagate_strokes
 
 
 @dataclass
@@ -64,9 +63,9 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
                long_side: int, crop: int, total_views: int, rng: np.random.Generator,
                device: torch.device, chunk: int = 8, fg_bias: float = 0.5,
                long_sides: Sequence[int] | None = None, paste: float = 0.0,
-               invert: float = 0.0, propagate: int = 0,
-               propagate_classes: bool = True,
-               propagate_margin: int = 0) -> Iterator[tuple[int, int, FeatureBank | None]]:
+               invert: float = 0.0,
+               grow: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+               ) -> Iterator[tuple[int, int, FeatureBank | None]]:
     """Compute the features of all views; yields ``(done, total, bank or None)``.
 
     View 0 of each image is un-augmented; the others are random (see ``augmented_view``;
@@ -75,19 +74,16 @@ def build_bank(model: SegModel, images: Sequence[np.ndarray], masks: Sequence[np
     are already at working scale pass their own long side).  ``paste``: the chance that an
     augmented view of a scribbled example gets class strokes pasted onto its background
     strokes first (:mod:`engine.learning.paste`; complete masks never do).  ``invert``: the
-    chance that an augmented view's intensities are inverted.  ``propagate``: grow each
-    scribbled example's strokes over superpixels about that many working-scale pixels
-    across first (:mod:`engine.learning.propagate`; 0 = off; complete masks never are);
-    ``propagate_classes`` False grows the background strokes only; ``propagate_margin``: px
-    a grown label keeps from other labels (see :func:`propagate_strokes`).
+    chance that an augmented view's intensities are inverted.  ``grow``: ``(image, mask) ->
+    mask`` applied to each working-scale example first, e.g. strokes grown over superpixels
+    (:func:`engine.learning.propagate.propagate_strokes`; None = off).
     The last yield carries the finished bank.
     """
     n_views = views_per_image(len(images), total_views)
     sides = list(long_sides) if long_sides is not None else [long_side] * len(images)
     work = [to_working(im, m, side) for im, m, side in zip(images, masks, sides)]
-    if propagate > 0:
-        work = [(im, propagate_strokes(im, m, propagate, propagate_classes, propagate_margin))
-                for im, m in work]
+    if grow is not None:
+        work = [(im, grow(im, m)) for im, m in work]
     jobs = [(i, v) for i in range(len(images)) for v in range(n_views)]
     # Each example's views get its own strokes: the leave-one-out folds, which train on
     # the other examples' views, then never see a held-out example's pixels.

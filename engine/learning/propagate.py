@@ -17,11 +17,27 @@ per set, and what a model learns from them: ``benchmarks/results/scribble-propag
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
 from engine.edit.selection import slic_segments
 from engine.io.labels import NOT_PAINTED
+
+if TYPE_CHECKING:
+    from .config import LearnConfig
+
+
+def stroke_growth(cfg: LearnConfig) -> Callable[[np.ndarray, np.ndarray], np.ndarray] | None:
+    """The ``(image, mask) -> mask`` growth the learner applies to each example, from the
+    config's ``propagate`` settings; None when ``propagate`` is 0."""
+    if cfg.propagate <= 0:
+        return None
+    return partial(propagate_strokes, segment_side=cfg.propagate,
+                   classes=cfg.propagate_classes, margin=cfg.propagate_margin)
 
 
 def propagate_strokes(image: np.ndarray, mask: np.ndarray, segment_side: int,

@@ -44,6 +44,7 @@ from .checks import check_support_set
 from .config import GpuSettings, LearnConfig, LearnProgress, effective_config
 from .features import build_bank, to_working
 from .loo import loo_estimate
+from .propagate import stroke_growth
 from .scale import object_scaled_size
 from .steps import fit_steps
 from .trees import fit_path
@@ -112,9 +113,7 @@ def learn(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
     for done, total, bank in build_bank(model, parts, part_masks, cfg.input_size, cfg.crop,
                                         cfg.total_views, rng, device, fg_bias=cfg.fg_bias,
                                         long_sides=sides, paste=cfg.paste,
-                                        invert=cfg.invert, propagate=cfg.propagate,
-                                        propagate_classes=cfg.propagate_classes,
-                                        propagate_margin=cfg.propagate_margin):
+                                        invert=cfg.invert, grow=stroke_growth(cfg)):
         yield LearnProgress("features", done, total, float("nan"), time.perf_counter() - t0,
                             None, f"features of view {done}/{total}")
     if bank.responses is not None and model.pixel is not None and start_from is None:
