@@ -89,22 +89,16 @@ class LearnConfig:
         views are cut (:mod:`engine.learning.propagate`); 0 = off.  Complete masks are never
         changed.  On by default at 20 px with ``propagate_classes`` off (below).
     propagate_classes : grow class strokes as well as background strokes.  Off by default:
-        grown class labels went wrong on thin objects (19 % right on cracks) and growing both
-        cost 1.3 points per scribbled draw (``benchmarks/results/scribble-propagation.md``);
-        background strokes alone grow right on 98.7-99.8 % of their pixels on every set, and
-        growing only them (with a 2 px margin below; 1 px since) gained +1.1 per draw over 35
-        scribbled draws, +1.2 on the 10 not screened (cracks +3.2 on all 7, weeds +1.6; the
-        other sets within the learner's own noise;
-        ``benchmarks/results/effort-k5-n10-propagate-bg.md``).
-        Costs ~0.15 s of SLIC per 512 px example on 2 CPU cores.
+        grown class labels go wrong on objects thinner than a superpixel, and growing both
+        cost accuracy on scribbled draws (``benchmarks/results/scribble-propagation.md``),
+        while growing the background strokes alone gained, most on cracks and weeds
+        (``benchmarks/results/effort-k5-n10-propagate-bg.md``, with the SLIC cost per example).
     propagate_margin : a grown pixel keeps its label only when every pixel within this many
         working-scale px has that label too (painted or grown, before this rule): superpixel
         borders miss object edges by a pixel or two, and a grown background rim teaches the
-        model to cut every object's rim (synthetic discs of radius 9-16 px, 4 runs each: IoU
-        0.90-0.92 without growth, 0.67-0.79 grown with no margin, 0.90-0.93 with a 2 px
-        margin, 0.90-0.93 with 1 px).  1 px by default: on 35 scribbled draws it gave cracks
-        +1.2 over 2 px on all 7 draws (thin cracks keep more grown background beside them),
-        the other sets within ±0.3 (``effort-k5-n10-propagate-bg.md``, last section).
+        model to cut every object's rim (``tests/engine/test_propagate.py``).  1 px by
+        default: it kept the synthetic scribble class as good as 2 px did and gained on thin
+        cracks over 2 px (``effort-k5-n10-propagate-bg.md``, last section).
     mixed_precision : bf16/fp16 autocast in training steps on a GPU.  Off by default: the
         small head is launch-bound there, so autocast saves no time and adds cast kernels,
         and fp32 rules out low-precision attention scores as a cause of lost accuracy (not
