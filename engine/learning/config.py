@@ -70,20 +70,17 @@ class LearnConfig:
         scribbled draws not used to design it, it changed nothing on average
         (``benchmarks/results/effort-k5-n10-paste.md``).  Complete masks are never pasted into.
     invert : chance that an augmented view's intensities are inverted (``255 - x``,
-        RandAugment's *Invert*).  Off: against the same augmentation stream it moved nuclei by
-        +3.2 and the other four sets by -0.4 to -1.0 on 5 draws each, net about zero
-        (``benchmarks/results/augment-invert-screen.md``).
+        RandAugment's *Invert*).  Off: it helped nuclei and cost the other four sets, net
+        about zero (``benchmarks/results/augment-invert-screen.md``).
     unpainted_bg : weight of a cross-entropy towards background at the *unpainted* pixels of
         scribbled examples (:func:`engine.learning.losses.unpainted_background_loss`), a weak
         prior against the halo a scribbled model draws around objects; complete masks have no
-        unpainted pixels, so their models do not change.  The plain form at 0.03 gained on
-        weeds (+5.1), cracks (+2.5) and nuclei (+2.2) but cost polyps 4.9 on 25 scribbled
-        draws (it pushes hardest inside large objects that are mostly unpainted).
+        unpainted pixels, so their models do not change.  The plain form cost polyps: it
+        pushes hardest inside large objects that are mostly unpainted.
     unpainted_bg_soft : weight that prior per pixel by the model's own background
-        probability, so it stops pushing where the features already say *class*.  The
-        default, soft at 0.2, against no prior on the same 25 draws: +1.4 per draw (18 of
-        25 up; weeds +4.2, cracks +2.2, nuclei +1.3, tiles +0.4, polyps -1.0), and +0.8 on 10
-        draws not used to choose it (``benchmarks/results/scribble-halo.md``).
+        probability, so it stops pushing where the features already say *class*.  Soft at
+        0.2 is the default: it gained over no prior on the scribbled draws, also on draws not
+        used to choose it (``benchmarks/results/scribble-halo.md``).
     propagate : grow each scribbled example's strokes over the SLIC superpixels (about this
         many working-scale pixels across) whose unpainted part looks like them, before its
         views are cut (:mod:`engine.learning.propagate`); 0 = off.  Complete masks are never
