@@ -72,10 +72,13 @@ def test_label_odd_folder_skips_bad_files_one_line_each(tiny_model: Path, tmp_pa
 
 
 def test_sigkill_then_resume_finishes_without_damage(tiny_model: Path, tmp_path: Path) -> None:
-    src = sorted((NUCLEI / "images").glob("*.png"))[:12]
+    # 48 inputs (the 12 demo images under 4 names each): with fewer, a fast machine wrote every
+    # output before the done file showed two lines and the kill came too late to test anything
     (tmp_path / "in").mkdir()
-    for p in src:
-        shutil.copy(p, tmp_path / "in" / p.name)
+    for p in sorted((NUCLEI / "images").glob("*.png"))[:12]:
+        for k in range(4):
+            shutil.copy(p, tmp_path / "in" / f"{p.stem}_{k}.png")
+    src = sorted((tmp_path / "in").glob("*.png"))
     out = tmp_path / "out"
     args = ("--model", str(tiny_model), "--input", str(tmp_path / "in"), "--output", str(out),
             "--batch-size", "1")
