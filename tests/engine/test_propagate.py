@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from engine.io.labels import NOT_PAINTED
+from engine.learning.config import LearnConfig
 from engine.learning.propagate import propagate_strokes
 
 
@@ -101,10 +102,12 @@ def _small_discs(seed: int = 5):
 
 
 def test_a_margin_keeps_grown_background_off_the_objects_rims() -> None:
-    wrong, grown = {0: 0, 2: 0}, {0: 0, 2: 0}
+    default = LearnConfig().propagate_margin  # what the learner uses, checked beside 0 and 2
+    margins = sorted({0, default, 2})
+    wrong, grown = dict.fromkeys(margins, 0), dict.fromkeys(margins, 0)
     for seed in (5, 6, 7):
         image, mask, discs = _small_discs(seed)
-        out = {m: propagate_strokes(image, mask, 20, classes=False, margin=m) for m in (0, 2)}
+        out = {m: propagate_strokes(image, mask, 20, classes=False, margin=m) for m in margins}
         for m, o in out.items():
             new = (o == 0) & (mask == NOT_PAINTED)
             wrong[m] += int((new & discs).sum())
@@ -119,3 +122,6 @@ def test_a_margin_keeps_grown_background_off_the_objects_rims() -> None:
     assert wrong[0] > 0  # without a margin the rims get grown background
     assert wrong[2] == 0
     assert grown[2] > 0.4 * grown[0]  # most of the growth stays
+    # the default margin keeps nearly all the grown background off the rims, and grows at
+    # least as much as 2 px does
+    assert wrong[default] * 10 <= wrong[0] and grown[default] >= grown[2]
