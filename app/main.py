@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.style import apply_style
+from engine.nn.allocator import keep_freed_memory
 
 if TYPE_CHECKING:
     from app.main_window import MainWindow
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 def run_gui(folder: str | None = None) -> int:
     """Open the main window (with ``folder`` opened when given); return the exit code."""
+    keep_freed_memory()  # before Qt's and the engine's threads start (engine.nn.allocator)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("DistillFSS Studio")
     app.setOrganizationName("DistillFSS")

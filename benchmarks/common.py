@@ -14,6 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from engine.io.images import list_images, read_image, read_mask
+from engine.nn.allocator import keep_freed_memory
+
+keep_freed_memory()  # as the product's entry points do (DISTILLFSS_MALLOC=system: glibc's default)
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets"
 DATASETS = ("nuclei_dsb2018", "polyps_endotect2021", "magnetic_tile_defects", "cwfid_weeds",

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine import __version__
+from engine.nn.allocator import keep_freed_memory
 
 from .common import EXIT_CANCELLED, EXIT_ERROR, FLIP_HELP, CliError
 from .formats import register as register_formats
@@ -149,6 +150,7 @@ def main(argv: Sequence[str] | None = None, gui: GuiLauncher | None = None) -> i
     The ``distillfss`` console script is :func:`app.__main__.main`, which passes the app's
     launcher; without one (``python -m engine.cli``) only the headless subcommands run.
     """
+    keep_freed_memory()  # before any thread starts: one malloc arena (engine.nn.allocator)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:  # no command, or ``gui``

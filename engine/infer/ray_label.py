@@ -66,7 +66,10 @@ class LabelActor:
                  flip_average: bool, cpus: float) -> None:
         import torch
 
+        from ..nn.allocator import keep_freed_memory
         from .predict import Predictor
+
+        keep_freed_memory()
 
         if device in (None, "cpu") and cpus >= 1:
             torch.set_num_threads(int(cpus))
