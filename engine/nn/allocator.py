@@ -5,8 +5,8 @@ PyTorch's CPU tensors come from ``malloc``.  glibc serves every block above its 
 (at most 32 MiB) with a fresh ``mmap`` and unmaps it on ``free``, and it gives the top of the
 heap back above a trim threshold.  A forward pass at 512 px allocates and frees the same
 10-80 MiB activations every batch, and each time the kernel zero-fills the pages again on
-first touch: page faults that cost the labelling pipeline about a quarter of its time on a
-2-core CPU (``benchmarks/results/allocator-cpu.md``).  Serving all blocks from the heap,
+first touch: page faults, thousands per image (measured in
+``benchmarks/results/allocator-cpu.md``).  Serving all blocks from the heap,
 keeping up to :data:`KEEP_BYTES` of freed memory there, and one arena for all threads (a
 thread's own arena lives in 64 MiB mmapped heaps that glibc unmaps once empty, whatever the
 threshold: the app's engine thread and the readers) removes them.
